@@ -1,0 +1,110 @@
+package logadapt
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Hclog returns an hclog.Logger that writes to l. hclog's levels map to slog's
+// (Trace to [LevelTrace]); key/value arguments become slog attributes.
+func Hclog(l *slog.Logger) hclog.Logger {
+	return &hclogAdapter{logger: OrDiscard(l)}
+}
+
+type hclogAdapter struct {
+	logger *slog.Logger
+	name   string
+	args   []interface{}
+}
+
+var _ hclog.Logger = (*hclogAdapter)(nil)
+
+func toSlog(level hclog.Level) slog.Level {
+	switch level {
+	case hclog.Trace:
+		return LevelTrace
+	case hclog.Debug:
+		return slog.LevelDebug
+	case hclog.Warn:
+		return slog.LevelWarn
+	case hclog.Error:
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...interface{}) {
+	if level == hclog.Off {
+		return
+	}
+	sl := toSlog(level)
+	if !enabled(a.logger, sl) {
+		return
+	}
+	all := make([]any, 0, len(a.args)+len(args))
+	all = append(all, a.args...)
+	all = append(all, args...)
+	a.logger.Log(context.Background(), sl, msg, all...)
+}
+
+func (a *hclogAdapter) Trace(msg string, args ...interface{}) { a.Log(hclog.Trace, msg, args...) }
+func (a *hclogAdapter) Debug(msg string, args ...interface{}) { a.Log(hclog.Debug, msg, args...) }
+func (a *hclogAdapter) Info(msg string, args ...interface{})  { a.Log(hclog.Info, msg, args...) }
+func (a *hclogAdapter) Warn(msg string, args ...interface{})  { a.Log(hclog.Warn, msg, args...) }
+func (a *hclogAdapter) Error(msg string, args ...interface{}) { a.Log(hclog.Error, msg, args...) }
+
+func (a *hclogAdapter) IsTrace() bool { return enabled(a.logger, LevelTrace) }
+func (a *hclogAdapter) IsDebug() bool { return enabled(a.logger, slog.LevelDebug) }
+func (a *hclogAdapter) IsInfo() bool  { return enabled(a.logger, slog.LevelInfo) }
+func (a *hclogAdapter) IsWarn() bool  { return enabled(a.logger, slog.LevelWarn) }
+func (a *hclogAdapter) IsError() bool { return enabled(a.logger, slog.LevelError) }
+
+func (a *hclogAdapter) ImpliedArgs() []interface{} { return a.args }
+
+func (a *hclogAdapter) With(args ...interface{}) hclog.Logger {
+	c := *a
+	c.args = append(append([]interface{}{}, a.args...), args...)
+	return &c
+}
+
+func (a *hclogAdapter) Name() string { return a.name }
+
+func (a *hclogAdapter) Named(name string) hclog.Logger {
+	if a.name != "" {
+		name = a.name + "." + name
+	}
+	return a.ResetNamed(name)
+}
+
+func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+	c := *a
+	c.name = name
+	c.logger = a.logger.With("logger", name)
+	return &c
+}
+
+// SetLevel is a no-op: the slog handler owns the level.
+func (a *hclogAdapter) SetLevel(hclog.Level) {}
+
+// GetLevel reports the most verbose hclog level the slog handler emits.
+func (a *hclogAdapter) GetLevel() hclog.Level {
+	for _, l := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error} {
+		if enabled(a.logger, toSlog(l)) {
+			return l
+		}
+	}
+	return hclog.Off
+}
+
+func (a *hclogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
+	return StdLogger(a.logger)
+}
+
+func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+	return &lineWriter{logger: a.logger}
+}

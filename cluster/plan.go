@@ -1,0 +1,297 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file holds the pure decision logic that turns what gossip says about
+// the servers into Raft configuration changes. Nothing here does I/O or starts
+// goroutines; the reconciler and the bootstrapper feed it snapshots and carry
+// out what it returns.
+
+// gossipState is what membership says about a server.
+type gossipState int
+
+const (
+	gossipAlive  gossipState = iota // reachable
+	gossipFailed                    // detected failed, or no longer known to gossip
+	gossipLeft                      // left gracefully
+)
+
+func (s gossipState) String() string {
+	switch s {
+	case gossipAlive:
+		return "alive"
+	case gossipFailed:
+		return "failed"
+	case gossipLeft:
+		return "left"
+	default:
+		return fmt.Sprintf("gossipState(%d)", int(s))
+	}
+}
+
+// gossipServer is one server as membership sees it.
+type gossipServer struct {
+	ID       string
+	RaftAddr string
+	State    gossipState
+	Since    time.Time // when it entered State
+	Expect   int       // its advertised BootstrapExpect (0: never bootstraps)
+}
+
+// raftServer is one entry of the Raft configuration.
+type raftServer struct {
+	ID    string
+	Addr  string
+	Voter bool
+}
+
+// serverHealth is the leader's view of a server's replication health.
+type serverHealth struct {
+	Healthy      bool      // caught up and in recent contact
+	HealthySince time.Time // start of the current healthy streak
+}
+
+// reconcilePolicy holds the knobs of the reconciler.
+type reconcilePolicy struct {
+	MaxVoters         int
+	MinQuorum         int
+	DeadServerTimeout time.Duration
+	Stabilization     time.Duration
+}
+
+type changeOp int
+
+const (
+	opAddNonVoter changeOp = iota
+	opPromote
+	opDemote
+	opRemove
+	opUpdateAddr
+)
+
+func (o changeOp) String() string {
+	return [...]string{"add-nonvoter", "promote", "demote", "remove", "update-address"}[o]
+}
+
+// change is one Raft configuration change the reconciler should make.
+type change struct {
+	Op     changeOp
+	ID     string
+	Addr   string
+	Voter  bool // for opUpdateAddr: keep the server's suffrage
+	Reason string
+}
+
+func (c change) String() string {
+	return fmt.Sprintf("%s %s (%s)", c.Op, c.ID, c.Reason)
+}
+
+// reconcileInput is a snapshot of everything the plan depends on.
+type reconcileInput struct {
+	Now    time.Time
+	Self   string
+	Gossip map[string]gossipServer
+	Raft   []raftServer
+	Health map[string]serverHealth
+	Policy reconcilePolicy
+}
+
+// quorum is the number of votes a configuration of n voters needs.
+func quorum(n int) int { return n/2 + 1 }
+
+// planReconcile returns the changes that bring the Raft configuration in line
+// with gossip, in the order they should be applied: address updates, removals,
+// additions, then suffrage changes.
+func planReconcile(in reconcileInput) []change {
+	var out []change
+	out = append(out, planAddressUpdates(in)...)
+	removed := planRemovals(in)
+	out = append(out, removed...)
+	out = append(out, planAdditions(in)...)
+	out = append(out, planSuffrage(in, removedSet(removed))...)
+	return out
+}
+
+func removedSet(cs []change) map[string]bool {
+	m := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		m[c.ID] = true
+	}
+	return m
+}
+
+func planAddressUpdates(in reconcileInput) []change {
+	var out []change
+	for _, s := range in.Raft {
+		g, ok := in.Gossip[s.ID]
+		if !ok || g.State != gossipAlive || g.RaftAddr == "" || g.RaftAddr == s.Addr {
+			continue
+		}
+		out = append(out, change{Op: opUpdateAddr, ID: s.ID, Addr: g.RaftAddr, Voter: s.Voter,
+			Reason: fmt.Sprintf("address changed from %s", s.Addr)})
+	}
+	return out
+}
+
+func planAdditions(in reconcileInput) []change {
+	inRaft := make(map[string]bool, len(in.Raft))
+	for _, s := range in.Raft {
+		inRaft[s.ID] = true
+	}
+	var out []change
+	for _, id := range sortedIDs(in.Gossip) {
+		g := in.Gossip[id]
+		if g.State != gossipAlive || inRaft[id] || g.RaftAddr == "" {
+			continue
+		}
+		out = append(out, change{Op: opAddNonVoter, ID: id, Addr: g.RaftAddr, Reason: "alive server not in configuration"})
+	}
+	return out
+}
+
+// planRemovals removes servers that left at once, and servers failed for
+// longer than the dead-server timeout as long as the configuration keeps at
+// least MinQuorum voters and the alive voters keep a quorum.
+func planRemovals(in reconcileInput) []change {
+	voters, aliveVoters := 0, 0
+	for _, s := range in.Raft {
+		if s.Voter {
+			voters++
+			if in.alive(s.ID) {
+				aliveVoters++
+			}
+		}
+	}
+	if aliveVoters < quorum(voters) {
+		// This leader cannot see a majority through gossip: do not shrink
+		// the configuration on such a partial view.
+		return nil
+	}
+	var out []change
+	for _, s := range sortedRaft(in.Raft) {
+		if s.ID == in.Self {
+			continue
+		}
+		reason, ok := in.removable(s)
+		if !ok {
+			continue
+		}
+		if s.Voter {
+			if voters-1 < in.Policy.MinQuorum || aliveVoters < quorum(voters-1) {
+				continue
+			}
+			voters--
+		}
+		out = append(out, change{Op: opRemove, ID: s.ID, Addr: s.Addr, Reason: reason})
+	}
+	return out
+}
+
+// removable reports whether s should leave the configuration, and why.
+func (in reconcileInput) removable(s raftServer) (string, bool) {
+	g, known := in.Gossip[s.ID]
+	switch {
+	case known && g.State == gossipLeft:
+		return "left gracefully", true
+	case known && g.State == gossipAlive:
+		return "", false
+	case !known:
+		return "unknown to gossip", false
+	}
+	dead := in.Now.Sub(g.Since)
+	if dead < in.Policy.DeadServerTimeout {
+		return "", false
+	}
+	return fmt.Sprintf("failed for %s", dead.Round(time.Millisecond)), true
+}
+
+func (in reconcileInput) alive(id string) bool {
+	g, ok := in.Gossip[id]
+	return ok && g.State == gossipAlive
+}
+
+// planSuffrage promotes healthy, stable non-voters while fewer than MaxVoters
+// healthy voters hold seats, and demotes healthy voters above MaxVoters.
+func planSuffrage(in reconcileInput, removed map[string]bool) []change {
+	healthyVoters := 0
+	var candidates, extras []raftServer
+	for _, s := range sortedRaft(in.Raft) {
+		if removed[s.ID] || !in.alive(s.ID) {
+			continue
+		}
+		switch {
+		case s.Voter:
+			healthyVoters++
+			if s.ID != in.Self {
+				extras = append(extras, s)
+			}
+		case in.stable(s.ID):
+			candidates = append(candidates, s)
+		}
+	}
+	var out []change
+	for _, s := range candidates {
+		if healthyVoters >= in.Policy.MaxVoters {
+			break
+		}
+		healthyVoters++
+		out = append(out, change{Op: opPromote, ID: s.ID, Addr: s.Addr, Reason: "caught up and stable"})
+	}
+	for i := len(extras) - 1; i >= 0 && healthyVoters > in.Policy.MaxVoters; i-- {
+		healthyVoters--
+		out = append(out, change{Op: opDemote, ID: extras[i].ID, Addr: extras[i].Addr,
+			Reason: fmt.Sprintf("more than %d voters", in.Policy.MaxVoters)})
+	}
+	return out
+}
+
+func (in reconcileInput) stable(id string) bool {
+	h, ok := in.Health[id]
+	return ok && h.Healthy && in.Now.Sub(h.HealthySince) >= in.Policy.Stabilization
+}
+
+// planBootstrap decides whether a fresh server should bootstrap the group.
+// It returns the sorted configuration to bootstrap with once at least expect
+// alive servers are known, nil while it should keep waiting, and an error when
+// servers disagree about BootstrapExpect.
+func planBootstrap(expect int, alive []gossipServer) ([]raftServer, error) {
+	var mismatched []string
+	for _, g := range alive {
+		if g.Expect != 0 && g.Expect != expect {
+			mismatched = append(mismatched, fmt.Sprintf("%s expects %d", g.ID, g.Expect))
+		}
+	}
+	if len(mismatched) > 0 {
+		sort.Strings(mismatched)
+		return nil, fmt.Errorf("%w: this server expects %d, but %s",
+			ErrBootstrapMismatch, expect, strings.Join(mismatched, ", "))
+	}
+	if len(alive) < expect {
+		return nil, nil
+	}
+	out := make([]raftServer, 0, len(alive))
+	for _, g := range alive {
+		out = append(out, raftServer{ID: g.ID, Addr: g.RaftAddr, Voter: true})
+	}
+	return sortedRaft(out), nil
+}
+
+func sortedIDs(m map[string]gossipServer) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func sortedRaft(in []raftServer) []raftServer {
+	out := append([]raftServer(nil), in...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

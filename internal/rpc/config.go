@@ -1,0 +1,164 @@
+package rpc
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults applied to zero config fields.
+const (
+	DefaultMaxInFlight   = 256
+	DefaultConnsPerAddr  = 2
+	DefaultDialTimeout   = 10 * time.Second
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultMaxPending    = 512
+)
+
+// Upper bounds accepted by Validate.
+const (
+	maxInFlightLimit  = 1 << 16
+	connsPerAddrLimit = 64
+	maxPendingLimit   = 1 << 20
+)
+
+// MuxConfig configures a [Mux]. The zero value is valid: plaintext, no
+// logging, default limits.
+type MuxConfig struct {
+	// TLS, when non-nil, makes the mux complete a server-side TLS handshake
+	// on every connection before reading its protocol byte. Set ClientAuth to
+	// tls.RequireAndVerifyClientCert for mutual TLS (see [MutualTLS]).
+	TLS *tls.Config
+	// Logger receives the reason every refused connection was closed. nil
+	// discards.
+	Logger *slog.Logger
+	// HeaderTimeout bounds the TLS handshake plus the read of the protocol
+	// byte, and separately the wait for the protocol's listener to accept
+	// the connection. 0 means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// MaxPending bounds the connections being handshaken or routed at once;
+	// connections beyond it are closed at once. 0 means DefaultMaxPending.
+	MaxPending int
+}
+
+// DefaultMuxConfig returns a MuxConfig with every default filled in.
+func DefaultMuxConfig() MuxConfig {
+	return MuxConfig{HeaderTimeout: DefaultHeaderTimeout, MaxPending: DefaultMaxPending}
+}
+
+// Validate reports the first field holding a value outside what is allowed.
+func (c MuxConfig) Validate() error {
+	if c.HeaderTimeout < 0 {
+		return fmt.Errorf("rpc: MuxConfig.HeaderTimeout is %v, must be >= 0 (0 = default %v)", c.HeaderTimeout, DefaultHeaderTimeout)
+	}
+	if c.MaxPending < 0 || c.MaxPending > maxPendingLimit {
+		return fmt.Errorf("rpc: MuxConfig.MaxPending is %d, must be in [0, %d] (0 = default %d)", c.MaxPending, maxPendingLimit, DefaultMaxPending)
+	}
+	return nil
+}
+
+func (c MuxConfig) withDefaults() MuxConfig {
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	return c
+}
+
+// ServerConfig configures a [Server]. The zero value is valid.
+type ServerConfig struct {
+	// MaxFrame bounds a request payload in bytes; a larger request closes
+	// the connection, and a larger response is replaced by a CodeTooLarge
+	// error. 0 means DefaultMaxFrame (64 MiB); at most MaxFrameLimit.
+	MaxFrame int
+	// MaxInFlight bounds the requests handled at once on one connection;
+	// the connection is not read further while the bound is reached.
+	// 0 means DefaultMaxInFlight (256).
+	MaxInFlight int
+	// Logger receives connection errors and handler panics. nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultServerConfig returns a ServerConfig with every default filled in.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{MaxFrame: DefaultMaxFrame, MaxInFlight: DefaultMaxInFlight}
+}
+
+// Validate reports the first field holding a value outside what is allowed.
+func (c ServerConfig) Validate() error {
+	if err := validateMaxFrame("ServerConfig", c.MaxFrame); err != nil {
+		return err
+	}
+	if c.MaxInFlight < 0 || c.MaxInFlight > maxInFlightLimit {
+		return fmt.Errorf("rpc: ServerConfig.MaxInFlight is %d, must be in [0, %d] (0 = default %d)", c.MaxInFlight, maxInFlightLimit, DefaultMaxInFlight)
+	}
+	return nil
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	return c
+}
+
+// ClientConfig configures a [Client]. The zero value is valid.
+type ClientConfig struct {
+	// MaxFrame bounds request and response payloads in bytes. A larger
+	// request fails locally (ErrNotSent); a larger response breaks the
+	// connection. 0 means DefaultMaxFrame (64 MiB); at most MaxFrameLimit.
+	MaxFrame int
+	// ConnsPerAddr is how many pipelined connections are kept per address.
+	// 0 means DefaultConnsPerAddr (2).
+	ConnsPerAddr int
+	// DialTimeout bounds one dial (including any TLS handshake), whatever
+	// the callers' contexts allow. 0 means DefaultDialTimeout (10 s).
+	DialTimeout time.Duration
+	// Logger receives connection errors. nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultClientConfig returns a ClientConfig with every default filled in.
+func DefaultClientConfig() ClientConfig {
+	return ClientConfig{MaxFrame: DefaultMaxFrame, ConnsPerAddr: DefaultConnsPerAddr, DialTimeout: DefaultDialTimeout}
+}
+
+// Validate reports the first field holding a value outside what is allowed.
+func (c ClientConfig) Validate() error {
+	if err := validateMaxFrame("ClientConfig", c.MaxFrame); err != nil {
+		return err
+	}
+	if c.ConnsPerAddr < 0 || c.ConnsPerAddr > connsPerAddrLimit {
+		return fmt.Errorf("rpc: ClientConfig.ConnsPerAddr is %d, must be in [0, %d] (0 = default %d)", c.ConnsPerAddr, connsPerAddrLimit, DefaultConnsPerAddr)
+	}
+	if c.DialTimeout < 0 {
+		return fmt.Errorf("rpc: ClientConfig.DialTimeout is %v, must be >= 0 (0 = default %v)", c.DialTimeout, DefaultDialTimeout)
+	}
+	return nil
+}
+
+func (c ClientConfig) withDefaults() ClientConfig {
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.ConnsPerAddr == 0 {
+		c.ConnsPerAddr = DefaultConnsPerAddr
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	return c
+}
+
+func validateMaxFrame(owner string, v int) error {
+	if v < 0 || v > MaxFrameLimit {
+		return fmt.Errorf("rpc: %s.MaxFrame is %d, must be in [0, %d] (0 = default %d)", owner, v, MaxFrameLimit, DefaultMaxFrame)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			require.FailNow(t, "condition not met in time", msgAndArgs...)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logBuf collects log output for assertions.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuf) contains(s string) bool { return strings.Contains(l.String(), s) }
+
+func (l *logBuf) count(s string) int { return strings.Count(l.String(), s) }
+
+// newTestLogger returns a debug-level logger into a buffer that is printed
+// when the test fails.
+func newTestLogger(t *testing.T) (*slog.Logger, *logBuf) {
+	buf := &logBuf{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// trackingListener remembers the connections it accepted.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *trackingListener) accepted() []net.Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]net.Conn(nil), l.conns...)
+}
+
+func listenLocal(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return ln
+}
+
+// testServer is a Server on a loopback listener, closed at cleanup.
+type testServer struct {
+	srv  *Server
+	ln   *trackingListener
+	addr string
+	logs *logBuf
+	errc chan error
+}
+
+func startServer(t *testing.T, h Handler, cfg ServerConfig) *testServer {
+	t.Helper()
+	logger, logs := newTestLogger(t)
+	cfg.Logger = logger
+	ln := &trackingListener{Listener: listenLocal(t)}
+	ts := &testServer{srv: NewServer(ln, h, cfg), ln: ln, addr: ln.Addr().String(), logs: logs, errc: make(chan error, 1)}
+	go func() { ts.errc <- ts.srv.Serve() }()
+	t.Cleanup(func() { ts.stop(t) })
+	return ts
+}
+
+// stop closes the server and checks that Serve returned nil. Idempotent.
+func (ts *testServer) stop(t *testing.T) {
+	require.NoError(t, ts.srv.Close())
+	select {
+	case err, ok := <-ts.errc:
+		if ok {
+			require.NoError(t, err)
+			close(ts.errc)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after Close")
+	}
+}
+
+func plainDial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func newTestClient(t *testing.T, cfg ClientConfig) *Client {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger, _ = newTestLogger(t)
+	}
+	c := NewClient(plainDial, cfg)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	return c
+}
+
+func echo(_ context.Context, _ uint8, req []byte) ([]byte, error) { return req, nil }
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func listenBench() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -32,8 +32,9 @@
 // Host names are labels: faults may name hosts that do not exist yet, and
 // no call fails for an unknown name. Traffic of a host to itself, of the
 // empty-named host, and to addresses no host bound is never faulted. Loss
-// and jitter are drawn from a random source seeded by [Config.Seed], so the
-// same sequence of sends makes the same decisions. Every fault change and
+// and jitter are drawn from one random source seeded by [Config.Seed], so the
+// same sequence of sends makes the same decisions (concurrent senders,
+// streams included, interleave their draws). Every fault change and
 // kill is logged, and [Network.Stats] and [Network.LinkStats] count what was
 // sent, dropped, delayed and held.
 //

@@ -167,23 +167,15 @@ func TestTrafficSurvivesFaultChurn(t *testing.T) {
 	}
 	dialed, accepted := streamPair(t, n.Host("a"), n.Host("b"))
 
+	const messages = 300
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { // datagrams in every direction, drained by nobody in particular
+	go func() {
 		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _ = socks[i%3].WriteTo([]byte("x"), socks[(i+1)%3].LocalAddr())
-			_, _ = recv(socks[(i+1)%3], time.Millisecond)
-		}
+		sprayDatagrams(stop, socks)
 	}()
-	const messages = 300
-	go func() { // numbered stream messages
+	go func() {
 		defer wg.Done()
 		for i := range messages {
 			if _, err := fmt.Fprintf(dialed, "%04d", i); err != nil {
@@ -191,36 +183,9 @@ func TestTrafficSurvivesFaultChurn(t *testing.T) {
 			}
 		}
 	}()
-	go func() { // fault churn
+	go func() {
 		defer wg.Done()
-		rng := rand.New(rand.NewPCG(1, 2))
-		for range 100 {
-			switch rng.IntN(6) {
-			case 0:
-				_ = n.Partition([]string{"a"}, []string{"b", "c"})
-			case 1:
-				from := rng.IntN(3)
-				_ = n.Cut(hosts[from], hosts[(from+1+rng.IntN(2))%3])
-			case 2:
-				_ = n.Pause(hosts[rng.IntN(3)])
-			case 3:
-				_ = n.SetLoss(rng.Float64() / 2)
-			case 4:
-				_ = n.SetDelay(time.Duration(rng.IntN(3))*time.Millisecond, time.Millisecond)
-			default:
-				n.Heal()
-				for _, h := range hosts {
-					_ = n.Resume(h)
-				}
-			}
-			time.Sleep(time.Millisecond) // pacing for the churn, not synchronisation
-		}
-		n.Heal()
-		for _, h := range hosts {
-			_ = n.Resume(h)
-		}
-		_ = n.SetLoss(0)
-		_ = n.SetDelay(0, 0)
+		churnFaults(n, hosts, 100)
 	}()
 
 	for i := range messages {
@@ -228,4 +193,51 @@ func TestTrafficSurvivesFaultChurn(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// sprayDatagrams sends datagrams around the ring of socks until stop.
+func sprayDatagrams(stop <-chan struct{}, socks []net.PacketConn) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		src, dst := socks[i%len(socks)], socks[(i+1)%len(socks)]
+		_, _ = src.WriteTo([]byte("x"), dst.LocalAddr())
+		_, _ = recv(dst, time.Millisecond)
+	}
+}
+
+// churnFaults applies steps random fault changes among three hosts, then
+// removes every fault.
+func churnFaults(n *faultnet.Network, hosts []string, steps int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	healAll := func() {
+		n.Heal()
+		for _, h := range hosts {
+			_ = n.Resume(h)
+		}
+	}
+	for range steps {
+		switch rng.IntN(6) {
+		case 0:
+			_ = n.Partition(hosts[:1], hosts[1:])
+		case 1:
+			from := rng.IntN(3)
+			_ = n.Cut(hosts[from], hosts[(from+1+rng.IntN(2))%3])
+		case 2:
+			_ = n.Pause(hosts[rng.IntN(3)])
+		case 3:
+			_ = n.SetLoss(rng.Float64() / 2)
+		case 4:
+			_ = n.SetDelay(time.Duration(rng.IntN(3))*time.Millisecond, time.Millisecond)
+		default:
+			healAll()
+		}
+		time.Sleep(time.Millisecond) // pacing for the churn, not synchronisation
+	}
+	healAll()
+	_ = n.SetLoss(0)
+	_ = n.SetDelay(0, 0)
 }

@@ -250,10 +250,11 @@ func (m *Mux) route(raw net.Conn) {
 		m.refuse(raw, fmt.Sprintf("unknown protocol byte %d", b), nil)
 		return
 	}
+	// From here the connection is no longer Close's to close: either an
+	// Accept takes it or handoff gives up and it is refused.
 	m.untrack(raw)
 	if reason := l.handoff(conn, m.cfg.HeaderTimeout); reason != "" {
-		m.log.Warn("rpc: mux closed connection", "remote", remoteAddr(raw), "reason", reason, "byte", b)
-		_ = conn.Close()
+		m.refuse(raw, reason, nil)
 	}
 }
 

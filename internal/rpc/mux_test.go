@@ -418,3 +418,12 @@ func TestMutualTLSRejectsBadMaterial(t *testing.T) {
 	require.EqualValues(t, tls.VersionTLS12, cli.MinVersion)
 	require.Equal(t, "n", cli.ServerName)
 }
+
+func TestMuxClosesConnectionNobodyAccepts(t *testing.T) {
+	m, _ := startMux(t, MuxConfig{HeaderTimeout: 200 * time.Millisecond}, 'A') // no Accept loop
+	c, err := dialByte(t, m.Addr().String(), 'A', nil)
+	require.NoError(t, err)
+	got, _ := exchange(t, c, "ping")
+	require.Empty(t, got)
+	waitFor(t, 10*time.Second, func() bool { return m.logs.contains("did not accept within the header timeout") })
+}

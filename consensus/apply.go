@@ -1,0 +1,140 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Apply replicates cmd through the group and returns the state machine's
+// result once the command is committed and applied on the leader. It may be
+// called on any server: a follower forwards the command to the leader (one
+// hop; a forwarded command is never forwarded again).
+//
+// Errors:
+//   - a [*StateMachineError] when the state machine's Apply returned an error;
+//     the command is committed all the same;
+//   - [ErrNoLeader] (also matching ctx's error) when ctx ended while no
+//     leader could be reached; the command did not run;
+//   - [ErrOutcomeUnknown] when the command reached a leader but its result
+//     did not come back (leadership lost, connection broken, ctx ended). It
+//     may have been applied: retry only idempotent commands;
+//   - [ErrTooLarge], [ErrClosed], [ErrNotStarted].
+//
+// Failures where the command certainly did not run (no leader yet, leader
+// changed before it received the command, leader unreachable) are retried
+// until ctx ends.
+func (n *Node) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := n.usable(); err != nil {
+		return nil, err
+	}
+	if len(cmd) > n.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("%w: command of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(cmd), n.cfg.MaxMessageSize)
+	}
+	return n.apply(ctx, cmd)
+}
+
+// apply runs applyOnce with retries.
+func (n *Node) apply(ctx context.Context, cmd []byte) ([]byte, error) {
+	var res []byte
+	err := retryLoop(ctx, n.closing, n.lead.changedCh, func() error {
+		var err error
+		res, err = n.applyOnce(ctx, cmd, true)
+		return err
+	})
+	return res, err
+}
+
+// applyOnce applies cmd locally when this node leads, or forwards it to the
+// leader when mayForward.
+func (n *Node) applyOnce(ctx context.Context, cmd []byte, mayForward bool) ([]byte, error) {
+	if n.raft.State() == raft.Leader {
+		return n.applyLocal(ctx, raft.Log{Data: cmd})
+	}
+	if !mayForward {
+		return nil, retryable(n.notLeader())
+	}
+	addr, err := n.leaderAddr()
+	if err != nil {
+		return nil, err
+	}
+	return n.remote.apply(ctx, addr, true, cmd)
+}
+
+// leaderAddr returns the address of the leader to forward to, or a
+// retryable error when none is known.
+func (n *Node) leaderAddr() (string, error) {
+	addr, id := n.raft.LeaderWithID()
+	if addr == "" {
+		return "", retryable(errNoLeaderKnown)
+	}
+	if string(id) == n.cfg.ID {
+		// Raft still names us while stepping down or up: wait for it to settle.
+		return "", retryable(errNoLeaderKnown)
+	}
+	return string(addr), nil
+}
+
+// applyLocal hands an entry to raft on the leader and waits for its result.
+func (n *Node) applyLocal(ctx context.Context, entry raft.Log) ([]byte, error) {
+	if !n.beginInflight() {
+		return nil, ErrClosed
+	}
+	f := n.raft.ApplyLog(entry, enqueueTimeout(ctx))
+	done := make(chan error, 1)
+	go func() {
+		defer n.inflight.Done()
+		done <- f.Error()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, raftApplyError(err)
+		}
+	case <-ctx.Done():
+		return nil, outcomeUnknown(ctx.Err())
+	case <-n.raftDown:
+		return nil, outcomeUnknown(ErrClosed)
+	}
+	res, ok := f.Response().(*applyResult)
+	if !ok {
+		return nil, nil // a barrier entry
+	}
+	if res.err != nil {
+		return nil, &StateMachineError{Err: res.err}
+	}
+	return res.data, nil
+}
+
+// enqueueTimeout bounds raft's wait to accept an entry by ctx's deadline.
+func enqueueTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Millisecond)
+	}
+	return 0
+}
+
+// raftApplyError classifies an error from raft's Apply or membership futures.
+func raftApplyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrEnqueueTimeout):
+		// Refused before it was appended to the log.
+		return retryable(&NotLeaderError{})
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return outcomeUnknown(ErrClosed)
+	default:
+		// ErrLeadershipLost and storage failures: it may have been appended
+		// and may yet commit.
+		return outcomeUnknown(err)
+	}
+}
+
+// notLeader returns a NotLeaderError naming the leader this node knows of.
+func (n *Node) notLeader() *NotLeaderError {
+	addr, id := n.raft.LeaderWithID()
+	return &NotLeaderError{LeaderID: string(id), LeaderAddr: string(addr)}
+}

@@ -1,0 +1,134 @@
+package consensus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/conclave-go/conclave/internal/logadapt"
+	"github.com/conclave-go/conclave/internal/netx"
+)
+
+// ClientConfig configures a [Client].
+type ClientConfig struct {
+	// Network opens connections. Nil means the operating system's network.
+	Network netx.Network
+	// TLS is the client side of the servers' mutual TLS (a certificate from
+	// the servers' authority, verifying theirs). Nil means plaintext.
+	TLS *tls.Config
+	// MaxMessageSize bounds commands, queries and results, in bytes; it
+	// should match the servers'. Zero means [DefaultMaxMessageSize].
+	MaxMessageSize int
+	// Logger receives the client's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (c ClientConfig) validate() error {
+	if c.MaxMessageSize != 0 && (c.MaxMessageSize < minMessageSize || c.MaxMessageSize > maxMessageSizeLimit) {
+		return configError("MaxMessageSize", "%d, allowed 0 (default) or %d to %d bytes", c.MaxMessageSize, minMessageSize, maxMessageSizeLimit)
+	}
+	return nil
+}
+
+// Client sends writes and queries to a group from a process that is not a
+// server (it has no state machine): each call names a server, which forwards
+// to its leader when it is not the leader itself. Its methods are safe for
+// concurrent use.
+type Client struct {
+	remote  *remote
+	maxSize int
+
+	closeOnce sync.Once
+	closing   chan struct{}
+}
+
+// NewClient validates cfg and returns a client. Connections are opened on
+// first use and pooled per server.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	logger := logadapt.OrDiscard(cfg.Logger)
+	return &Client{
+		remote:  newRemote(cfg.Network, cfg.TLS, cfg.MaxMessageSize, logger),
+		maxSize: cfg.MaxMessageSize,
+		closing: make(chan struct{}),
+	}, nil
+}
+
+// Apply sends cmd to the server at serverAddr, which applies it through its
+// leader, waiting for one until ctx ends. Errors are those of [Node.Apply],
+// plus [ErrUnavailable] when the request certainly did not run (the server
+// could not be reached, or is closing): the caller may try another server.
+func (c *Client) Apply(ctx context.Context, serverAddr string, cmd []byte) ([]byte, error) {
+	if len(cmd) > c.maxSize {
+		return nil, fmt.Errorf("%w: command of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(cmd), c.maxSize)
+	}
+	if err := c.open(); err != nil {
+		return nil, err
+	}
+	res, err := c.remote.apply(ctx, serverAddr, false, cmd)
+	return res, unavailable(err)
+}
+
+// Query sends q to the server at serverAddr, answered at level: [Stale] by
+// that server, [Leader] by its leader, [Linearizable] by that server once it
+// has caught up with its leader's commit index.
+func (c *Client) Query(ctx context.Context, serverAddr string, level ReadLevel, q []byte) ([]byte, error) {
+	if len(q) > c.maxSize {
+		return nil, fmt.Errorf("%w: query of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(q), c.maxSize)
+	}
+	if !level.valid() {
+		return nil, fmt.Errorf("consensus: unknown read level %v", level)
+	}
+	if err := c.open(); err != nil {
+		return nil, err
+	}
+	res, err := c.remote.query(ctx, serverAddr, false, level, q)
+	return res, unavailable(err)
+}
+
+// Status asks the server at serverAddr for its [Status].
+func (c *Client) Status(ctx context.Context, serverAddr string) (Status, error) {
+	if err := c.open(); err != nil {
+		return Status{}, err
+	}
+	s, err := c.remote.status(ctx, serverAddr)
+	return s, unavailable(err)
+}
+
+func (c *Client) open() error {
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// unavailable turns a retryable failure into one matching [ErrUnavailable]:
+// the request did not run, and may be sent again, here or elsewhere.
+func unavailable(err error) error {
+	var re *retryableError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, re.err)
+	}
+	return err
+}
+
+// Close closes the client's connections; calls in flight fail. It is
+// idempotent.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		err = c.remote.close()
+	})
+	return err
+}

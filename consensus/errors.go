@@ -1,0 +1,98 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrClosed is returned by calls on a closed or closing [Node] or [Client].
+	ErrClosed = errors.New("consensus: closed")
+	// ErrNotStarted is returned by calls that need a started [Node].
+	ErrNotStarted = errors.New("consensus: not started")
+	// ErrAlreadyStarted is returned by a second [Node.Start].
+	ErrAlreadyStarted = errors.New("consensus: already started")
+	// ErrBadConfig wraps every configuration validation error.
+	ErrBadConfig = errors.New("consensus: bad config")
+	// ErrNoLeader is returned when the context ends while the group has no
+	// leader this node can reach. The request was not executed.
+	ErrNoLeader = errors.New("consensus: no leader")
+	// ErrNotLeader reports that the call must run on the leader. Use
+	// errors.As with [*NotLeaderError] to learn who the leader is.
+	ErrNotLeader = errors.New("consensus: not leader")
+	// ErrOutcomeUnknown is returned when a request may or may not have been
+	// executed: it was handed to the leader, then leadership was lost, the
+	// connection broke or the context ended before the result came back.
+	// Such a request is never retried by this package; retry it only if the
+	// command is idempotent (for example it carries a request ID the state
+	// machine deduplicates).
+	ErrOutcomeUnknown = errors.New("consensus: outcome unknown")
+	// ErrAlreadyBootstrapped is returned by [Node.Bootstrap] on a node that
+	// already has Raft state.
+	ErrAlreadyBootstrapped = errors.New("consensus: already bootstrapped")
+	// ErrTooLarge is returned for a command, query or result larger than the
+	// configured MaxMessageSize.
+	ErrTooLarge = errors.New("consensus: message too large")
+	// ErrNoQuerier is returned by Query when the state machine does not
+	// implement [Querier].
+	ErrNoQuerier = errors.New("consensus: state machine does not implement Querier")
+	// ErrStale is returned by a Stale read when the node has not heard from a
+	// leader within Config.MaxStaleness.
+	ErrStale = errors.New("consensus: state is staler than MaxStaleness")
+	// ErrUnknownServer is returned by a membership change naming a server
+	// that is not in the configuration.
+	ErrUnknownServer = errors.New("consensus: unknown server")
+	// ErrUnavailable is returned by [Client] calls that certainly did not
+	// run: the server could not be reached, was closing, or had no leader.
+	// They may be sent again, to the same server or another.
+	ErrUnavailable = errors.New("consensus: server unavailable")
+	// ErrProtocol reports a malformed message from a peer.
+	ErrProtocol = errors.New("consensus: protocol error")
+)
+
+// NotLeaderError is returned by calls that must run on the leader, with the
+// leader this node knows of (empty when none is known). It matches
+// [ErrNotLeader] with errors.Is.
+type NotLeaderError struct {
+	LeaderID   string
+	LeaderAddr string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return "consensus: not leader (leader unknown)"
+	}
+	return fmt.Sprintf("consensus: not leader (leader is %s at %s)", e.LeaderID, e.LeaderAddr)
+}
+
+// Is reports whether target is [ErrNotLeader].
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// StateMachineError carries an error returned by [StateMachine.Apply] or
+// [Querier.Query] back to the caller. When the command ran on another server
+// only the message travels: Err is then an error with the same text.
+type StateMachineError struct {
+	Err error
+}
+
+func (e *StateMachineError) Error() string { return "consensus: state machine: " + e.Err.Error() }
+
+// Unwrap returns the state machine's error.
+func (e *StateMachineError) Unwrap() error { return e.Err }
+
+// configError builds a validation error that names the offending field.
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrBadConfig, field, fmt.Sprintf(format, args...))
+}
+
+// outcomeUnknown wraps cause so that the result matches both
+// [ErrOutcomeUnknown] and cause with errors.Is.
+func outcomeUnknown(cause error) error {
+	if cause == nil || errors.Is(cause, ErrOutcomeUnknown) {
+		if cause == nil {
+			return ErrOutcomeUnknown
+		}
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
+}

@@ -1,0 +1,297 @@
+package consensus
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// kvFSM is the test state machine: a string map.
+//
+//	"set:key=value"  sets key, returns the previous value
+//	"err:message"    returns an error with that message
+//	query "get:key"  returns the value
+type kvFSM struct {
+	mu       sync.RWMutex
+	data     map[string]string
+	applied  atomic.Int64
+	restores atomic.Int64
+	// restoreReads counts Read calls on the restore stream; restoreMaxRead
+	// is the largest single read, to check the stream is not one buffer.
+	restoreReads   atomic.Int64
+	restoreMaxRead atomic.Int64
+}
+
+func newKV() *kvFSM { return &kvFSM{data: make(map[string]string)} }
+
+func (f *kvFSM) Apply(cmd []byte) ([]byte, error) {
+	f.applied.Add(1)
+	op, arg, _ := strings.Cut(string(cmd), ":")
+	switch op {
+	case "set":
+		k, v, _ := strings.Cut(arg, "=")
+		f.mu.Lock()
+		prev := f.data[k]
+		f.data[k] = v
+		f.mu.Unlock()
+		return []byte(prev), nil
+	case "err":
+		return nil, errors.New(arg)
+	default:
+		return nil, fmt.Errorf("unknown op %q", op)
+	}
+}
+
+func (f *kvFSM) Query(q []byte) ([]byte, error) {
+	op, k, _ := strings.Cut(string(q), ":")
+	if op != "get" {
+		return nil, fmt.Errorf("unknown query %q", op)
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	v, ok := f.data[k]
+	if !ok {
+		return nil, fmt.Errorf("no key %q", k)
+	}
+	return []byte(v), nil
+}
+
+func (f *kvFSM) get(k string) (string, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	v, ok := f.data[k]
+	return v, ok
+}
+
+func (f *kvFSM) len() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.data)
+}
+
+func (f *kvFSM) Snapshot() (Snapshot, error) {
+	f.mu.RLock()
+	view := maps.Clone(f.data)
+	f.mu.RUnlock()
+	return SnapshotFunc{WriteFunc: func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		for k, v := range view {
+			for _, s := range []string{k, v} {
+				if err := binary.Write(bw, binary.BigEndian, uint32(len(s))); err != nil {
+					return err
+				}
+				if _, err := bw.WriteString(s); err != nil {
+					return err
+				}
+			}
+		}
+		return bw.Flush()
+	}}, nil
+}
+
+func (f *kvFSM) Restore(r io.Reader) error {
+	f.restores.Add(1)
+	br := bufio.NewReaderSize(countingReader{r: r, f: f}, 16<<10)
+	data := make(map[string]string)
+	for {
+		var kv [2]string
+		for i := range kv {
+			var n uint32
+			if err := binary.Read(br, binary.BigEndian, &n); err != nil {
+				if i == 0 && errors.Is(err, io.EOF) {
+					f.mu.Lock()
+					f.data = data
+					f.mu.Unlock()
+					return nil
+				}
+				return err
+			}
+			b := make([]byte, n)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return err
+			}
+			kv[i] = string(b)
+		}
+		data[kv[0]] = kv[1]
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	f *kvFSM
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.f.restoreReads.Add(1)
+	for {
+		cur := c.f.restoreMaxRead.Load()
+		if int64(n) <= cur || c.f.restoreMaxRead.CompareAndSwap(cur, int64(n)) {
+			break
+		}
+	}
+	return n, err
+}
+
+// testLogger discards unless CONSENSUS_TEST_LOG is set (to a level name).
+func testLogger() *slog.Logger {
+	lvl := os.Getenv("CONSENSUS_TEST_LOG")
+	if lvl == "" {
+		return nil
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(lvl))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", timeout, fmt.Sprintf(format, args...))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testCluster is a group of in-process nodes on loopback.
+type testCluster struct {
+	t     testing.TB
+	nodes []*Node
+	fsms  []*kvFSM
+	cfgs  []Config
+}
+
+// clusterOpt adjusts each node's config.
+type clusterOpt func(i int, c *Config)
+
+func testConfig(t testing.TB, id string, fsm StateMachine) Config {
+	cfg := DefaultConfig()
+	cfg.ID = id
+	cfg.BindAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.StateMachine = fsm
+	cfg.Profile = ProfileLocal
+	cfg.Logger = testLogger()
+	if l := cfg.Logger; l != nil {
+		cfg.Logger = l.With("test", t.Name())
+	}
+	return cfg
+}
+
+// newCluster starts n nodes and bootstraps them as voters.
+func newCluster(t testing.TB, n int, opts ...clusterOpt) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	for i := range n {
+		fsm := newKV()
+		cfg := testConfig(t, fmt.Sprintf("n%d", i), fsm)
+		for _, o := range opts {
+			o(i, &cfg)
+		}
+		c.fsms = append(c.fsms, fsm)
+		c.cfgs = append(c.cfgs, cfg)
+		c.nodes = append(c.nodes, c.start(cfg))
+	}
+	t.Cleanup(c.closeAll)
+	var servers []Server
+	for _, nd := range c.nodes {
+		servers = append(servers, Server{ID: nd.ID(), Addr: nd.Addr()})
+	}
+	for i, nd := range c.nodes {
+		require.NoError(t, nd.Bootstrap(context.Background(), servers))
+		// Later restarts keep the same address.
+		c.cfgs[i].BindAddr = nd.Addr()
+	}
+	c.waitReadyLeader()
+	return c
+}
+
+func (c *testCluster) start(cfg Config) *Node {
+	c.t.Helper()
+	nd, err := New(cfg)
+	require.NoError(c.t, err)
+	require.NoError(c.t, nd.Start(context.Background()))
+	return nd
+}
+
+func (c *testCluster) closeAll() {
+	for _, nd := range c.nodes {
+		if nd != nil {
+			_ = nd.Close()
+		}
+	}
+}
+
+// leader returns the index of the node that leads and is ready for
+// linearizable reads, or -1.
+func (c *testCluster) leader() int {
+	for i, nd := range c.nodes {
+		if nd == nil || nd.usable() != nil {
+			continue
+		}
+		if nd.Status().State == StateLeader && nd.lead.readyTerm.Load() == nd.raft.CurrentTerm() {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *testCluster) waitReadyLeader() int {
+	c.t.Helper()
+	var l int
+	waitFor(c.t, 20*time.Second, func() bool { l = c.leader(); return l >= 0 }, "a ready leader")
+	return l
+}
+
+// follower returns the index of a live node that is not the leader.
+func (c *testCluster) follower() int {
+	l := c.waitReadyLeader()
+	for i, nd := range c.nodes {
+		if i != l && nd != nil && nd.usable() == nil {
+			return i
+		}
+	}
+	c.t.Fatal("no follower")
+	return -1
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// apply applies an idempotent command through node i, retrying while the
+// outcome is unknown (a leader change during the call).
+func (c *testCluster) apply(ctx context.Context, i int, cmd string) []byte {
+	c.t.Helper()
+	for {
+		res, err := c.nodes[i].Apply(ctx, []byte(cmd))
+		if errors.Is(err, ErrOutcomeUnknown) && ctx.Err() == nil {
+			continue
+		}
+		require.NoError(c.t, err, "apply %q on node %d", cmd, i)
+		return res
+	}
+}

@@ -1,0 +1,78 @@
+package consensus
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestApplyOnLeaderAndFollower(t *testing.T) {
+	c := newCluster(t, 3)
+	l, f := c.waitReadyLeader(), c.follower()
+	ctx := ctxTimeout(t, 20*time.Second)
+
+	res, err := c.nodes[l].Apply(ctx, []byte("set:a=1"))
+	require.NoError(t, err)
+	require.Empty(t, res)
+
+	res, err = c.nodes[f].Apply(ctx, []byte("set:a=2"))
+	require.NoError(t, err)
+	require.Equal(t, "1", string(res), "a follower's write returns the FSM result")
+
+	for _, i := range []int{l, f} {
+		_, err = c.nodes[i].Apply(ctx, []byte("err:bad thing"))
+		var sme *StateMachineError
+		require.ErrorAs(t, err, &sme, "node %d", i)
+		require.Equal(t, "bad thing", sme.Err.Error())
+		require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	}
+
+	for i := range c.nodes {
+		require.NoError(t, c.nodes[i].Read(ctx, Linearizable, func(sm StateMachine) error {
+			v, _ := sm.(*kvFSM).get("a")
+			if v != "2" {
+				return fmt.Errorf("node %d read %q", i, v)
+			}
+			return nil
+		}))
+	}
+}
+
+func TestApplyTooLarge(t *testing.T) {
+	c := newCluster(t, 1, func(_ int, cfg *Config) { cfg.MaxMessageSize = 1 << 10 })
+	_, err := c.nodes[0].Apply(context.Background(), make([]byte, 2<<10))
+	require.ErrorIs(t, err, ErrTooLarge)
+}
+
+func TestKillLeaderKeepsAckedWrites(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx := ctxTimeout(t, 30*time.Second)
+	for i := range 20 {
+		c.apply(ctx, c.follower(), fmt.Sprintf("set:k%d=%d", i, i))
+	}
+	old := c.waitReadyLeader()
+	require.NoError(t, c.nodes[old].Close())
+	c.nodes[old] = nil
+
+	nl := c.waitReadyLeader()
+	require.NotEqual(t, old, nl)
+	for i := 20; i < 30; i++ {
+		c.apply(ctx, c.follower(), fmt.Sprintf("set:k%d=%d", i, i))
+	}
+	for i, nd := range c.nodes {
+		if nd == nil {
+			continue
+		}
+		require.NoError(t, nd.Read(ctx, Linearizable, func(StateMachine) error {
+			for k := range 30 {
+				if v, _ := c.fsms[i].get(fmt.Sprintf("k%d", k)); v != fmt.Sprint(k) {
+					return fmt.Errorf("node %d lost k%d (got %q)", i, k, v)
+				}
+			}
+			return nil
+		}))
+	}
+}

@@ -1,0 +1,120 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/conclave-go/conclave/internal/rpc"
+)
+
+// handle serves Conclave's RPC on this node. Requests from clients may be
+// forwarded to the leader once; requests already forwarded never are.
+func (n *Node) handle(ctx context.Context, method uint8, req []byte) ([]byte, error) {
+	if n.usable() != nil {
+		return nil, rpc.Errorf(codeClosed, "server closing")
+	}
+	switch method {
+	case methodApply:
+		return n.handleApply(ctx, req)
+	case methodReadIndex:
+		return n.handleReadIndex(ctx, req)
+	case methodQuery:
+		return n.handleQuery(ctx, req)
+	case methodChange:
+		return n.handleChange(ctx, req)
+	case methodStatus:
+		return n.handleStatus(req)
+	default:
+		return nil, rpc.Errorf(rpc.CodeUnknownMethod, "unknown method %d", method)
+	}
+}
+
+func (n *Node) badRequest(method uint8, err error) error {
+	n.logger.Warn("rejected malformed request", "method", method, "error", err)
+	return rpc.Errorf(codeBadRequest, "%s", clip(err.Error()))
+}
+
+func (n *Node) handleApply(ctx context.Context, req []byte) ([]byte, error) {
+	m, err := decodeApplyRequest(req, n.cfg.MaxMessageSize)
+	if err != nil {
+		return nil, n.badRequest(methodApply, err)
+	}
+	var data []byte
+	if m.forwarded {
+		data, err = n.applyOnce(ctx, m.cmd, false)
+	} else {
+		data, err = n.apply(ctx, m.cmd)
+	}
+	if err == nil && len(data) > n.cfg.MaxMessageSize {
+		return nil, rpc.Errorf(codeOutcomeUnknown,
+			"the command was applied but its result of %d bytes exceeds MaxMessageSize", len(data))
+	}
+	return n.reply(data, err)
+}
+
+func (n *Node) handleReadIndex(ctx context.Context, req []byte) ([]byte, error) {
+	if _, err := decodeReadIndexRequest(req); err != nil {
+		return nil, n.badRequest(methodReadIndex, err)
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, toRemote(n.notLeader())
+	}
+	index, err := n.reads.get(ctx, n.closing)
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	return readIndexResponse{index: index}.encode(), nil
+}
+
+func (n *Node) handleQuery(ctx context.Context, req []byte) ([]byte, error) {
+	m, err := decodeQueryRequest(req, n.cfg.MaxMessageSize)
+	if err != nil {
+		return nil, n.badRequest(methodQuery, err)
+	}
+	data, err := n.query(ctx, m.level, m.query, !m.forwarded)
+	if err == nil && len(data) > n.cfg.MaxMessageSize {
+		return nil, rpc.Errorf(codeTooLarge, "result of %d bytes exceeds MaxMessageSize", len(data))
+	}
+	return n.reply(data, err)
+}
+
+func (n *Node) handleChange(ctx context.Context, req []byte) ([]byte, error) {
+	m, err := decodeChangeRequest(req)
+	if err == nil {
+		err = m.validate()
+	}
+	if err != nil {
+		return nil, n.badRequest(methodChange, err)
+	}
+	if m.forwarded {
+		err = n.changeOnce(ctx, m, false)
+	} else {
+		err = retryLoop(ctx, n.closing, n.lead.changedCh, func() error { return n.changeOnce(ctx, m, true) })
+	}
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	return nil, nil
+}
+
+func (n *Node) handleStatus(req []byte) ([]byte, error) {
+	if _, err := decodeStatusRequest(req); err != nil {
+		return nil, n.badRequest(methodStatus, err)
+	}
+	return encodeStatus(n.Status()), nil
+}
+
+// reply encodes the result of an apply or a query: a state machine error
+// travels in the body, any other error as an RPC error.
+func (n *Node) reply(data []byte, err error) ([]byte, error) {
+	var sme *StateMachineError
+	if errors.As(err, &sme) {
+		return result{smErr: true, payload: []byte(clip(sme.Err.Error()))}.encode(), nil
+	}
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	return result{payload: data}.encode(), nil
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/conclave-go/conclave/internal/logadapt"
 )
@@ -24,9 +25,10 @@ type Client struct {
 	ctx    context.Context // parent of every dial; cancelled by Close
 	cancel context.CancelFunc
 
-	mu     sync.Mutex // guards pools and closed
-	pools  map[string][]*clientConn
-	closed bool
+	mu         sync.Mutex // guards pools, dialFailed and closed
+	pools      map[string][]*clientConn
+	dialFailed map[string]time.Time // last failed dial per address
+	closed     bool
 
 	wg        sync.WaitGroup // dial, reader and writer goroutines
 	closeOnce sync.Once
@@ -39,12 +41,13 @@ type Client struct {
 func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), cfg ClientConfig) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		dial:   dial,
-		cfg:    cfg.withDefaults(),
-		log:    logadapt.OrDiscard(cfg.Logger),
-		ctx:    ctx,
-		cancel: cancel,
-		pools:  make(map[string][]*clientConn),
+		dial:       dial,
+		cfg:        cfg.withDefaults(),
+		log:        logadapt.OrDiscard(cfg.Logger),
+		ctx:        ctx,
+		cancel:     cancel,
+		pools:      make(map[string][]*clientConn),
+		dialFailed: make(map[string]time.Time),
 	}
 	if dial == nil {
 		c.cfgErr = errors.New("rpc: NewClient: dial is nil")
@@ -174,10 +177,26 @@ func (c *Client) pick(addr string) (best, dialing *clientConn) {
 			}
 		}
 	}
-	if best != nil && best.load() > 0 && dialing == nil && len(conns) < c.cfg.ConnsPerAddr {
+	if best != nil && best.load() > 0 && dialing == nil && len(conns) < c.cfg.ConnsPerAddr &&
+		time.Since(c.dialFailed[addr]) > extraDialBackoff {
 		c.startDial(addr)
 	}
 	return best, dialing
+}
+
+// extraDialBackoff is how long after a failed dial to an address no extra
+// connection is dialled in the background while one is already usable.
+const extraDialBackoff = time.Second
+
+// noteDial records the outcome of a dial to addr.
+func (c *Client) noteDial(addr string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.dialFailed[addr] = time.Now()
+	} else {
+		delete(c.dialFailed, addr)
+	}
 }
 
 // startDial adds a connection to addr's pool and dials it in the

@@ -110,6 +110,7 @@ func (cc *clientConn) dialAndRun(ctx context.Context) {
 	defer close(cc.ready)
 	nc, err := cc.c.dial(ctx, cc.addr)
 	cc.cancelDial()
+	cc.c.noteDial(cc.addr, err)
 	cc.mu.Lock()
 	if err == nil && cc.deadErr != nil {
 		_ = nc.Close()

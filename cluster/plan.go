@@ -98,6 +98,7 @@ type reconcileInput struct {
 	Gossip map[string]gossipServer
 	Raft   []raftServer
 	Health map[string]serverHealth
+	Fresh  map[string]bool // servers that reported holding no Raft state
 	Policy reconcilePolicy
 }
 
@@ -182,10 +183,14 @@ func planRemovals(in reconcileInput) []change {
 			continue
 		}
 		if s.Voter {
-			if voters-1 < in.Policy.MinQuorum || aliveVoters < quorum(voters-1) {
+			aliveAfter := aliveVoters
+			if in.alive(s.ID) {
+				aliveAfter--
+			}
+			if voters-1 < in.Policy.MinQuorum || aliveAfter < quorum(voters-1) {
 				continue
 			}
-			voters--
+			voters, aliveVoters = voters-1, aliveAfter
 		}
 		out = append(out, change{Op: opRemove, ID: s.ID, Addr: s.Addr, Reason: reason})
 	}
@@ -198,6 +203,8 @@ func (in reconcileInput) removable(s raftServer) (string, bool) {
 	switch {
 	case known && g.State == gossipLeft:
 		return "left gracefully", true
+	case known && g.State == gossipAlive && in.Fresh[s.ID] && s.Voter:
+		return "restarted without its Raft state", true
 	case known && g.State == gossipAlive:
 		return "", false
 	case !known:

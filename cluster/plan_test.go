@@ -208,6 +208,31 @@ func TestPlanReconcile(t *testing.T) {
 			want: []string{"update-address c"},
 		},
 		{
+			name: "voter back without its Raft state is removed, to be re-added",
+			in: reconcileInput{
+				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
+				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
+				Fresh:  map[string]bool{"d": true},
+			},
+			want: []string{"remove d"},
+		},
+		{
+			name: "fresh voter is kept when removal would cross MinQuorum",
+			in: reconcileInput{
+				Gossip: gossipOf(alive("a"), alive("b"), alive("c")),
+				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
+				Fresh:  map[string]bool{"c": true},
+			},
+		},
+		{
+			name: "fresh non-voter is simply caught up",
+			in: reconcileInput{
+				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
+				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
+				Fresh:  map[string]bool{"d": true},
+			},
+		},
+		{
 			name: "server unknown to gossip is left alone",
 			in: reconcileInput{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c")),

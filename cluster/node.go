@@ -1,0 +1,327 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/logadapt"
+	"github.com/conclave-go/conclave/membership"
+)
+
+// Node is one member of a Conclave cluster: gossip membership, and on a
+// server a Raft seat running the host's state machine. Create it with [New],
+// start it with [Node.Start], stop it with [Node.Close] or [Node.Leave].
+// Its methods are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	server *ConsensusConfig // nil on a client; defaults applied
+	logger *slog.Logger
+
+	cons   *consensus.Node   // nil on a client
+	client *consensus.Client // nil on a server
+	routes *router
+
+	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
+
+	mu      sync.Mutex // guards mem, state, onLead
+	mem     *membership.Membership
+	state   lifecycle
+	onLead  []func(context.Context, uint64)
+	ctx     context.Context // cancelled when the node stops
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Mutex // serialises Close
+}
+
+type lifecycle uint8
+
+const (
+	stateNew lifecycle = iota
+	stateStarted
+	stateClosed
+)
+
+// New validates cfg and builds a node. It starts nothing: no socket is
+// opened until [Node.Start].
+func New(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Tags = maps.Clone(cfg.Tags)
+	cfg.Seeds = append([]string(nil), cfg.Seeds...)
+	n := &Node{
+		cfg:    cfg,
+		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.NodeName),
+	}
+	if cfg.Consensus != nil {
+		sc := cfg.Consensus.withDefaults(cfg.Profile)
+		n.server = &sc
+		cons, err := consensus.New(n.consensusConfig())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		n.cons = cons
+	} else {
+		client, err := consensus.NewClient(consensus.ClientConfig{
+			Network: cfg.Network, TLS: cfg.ClientTLS, Logger: n.logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		n.client = client
+	}
+	// Validate the membership settings now; the real instance is built at
+	// Start, once the Raft address is bound and can be advertised.
+	if _, err := membership.New(n.membershipConfig("127.0.0.1:1")); err != nil {
+		n.closeParts()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	n.routes = newRouter(n)
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	return n, nil
+}
+
+func (n *Node) consensusConfig() consensus.Config {
+	sc := n.server
+	c := consensus.DefaultConfig()
+	if sc.Consensus != nil {
+		c = *sc.Consensus
+	}
+	c.ID = n.cfg.NodeName
+	c.BindAddr = sc.Addr
+	c.AdvertiseAddr = sc.Advertise
+	c.DataDir = sc.DataDir
+	c.InMemory = sc.InMemory
+	c.StateMachine = sc.StateMachine
+	c.Network = n.cfg.Network
+	c.TLS = sc.TLS
+	c.Profile = n.cfg.Profile.consensus()
+	c.Logger = n.logger.With("component", "consensus")
+	return c
+}
+
+func (n *Node) membershipConfig(rpcAddr string) membership.Config {
+	c := membership.DefaultConfig()
+	if n.cfg.Membership != nil {
+		c = *n.cfg.Membership
+	}
+	c.Name = n.cfg.NodeName
+	c.BindAddr = n.cfg.GossipAddr
+	if c.BindAddr == "" {
+		c.BindAddr = DefaultGossipAddr
+	}
+	c.AdvertiseAddr = n.cfg.GossipAdvertise
+	c.Seeds = n.cfg.Seeds
+	c.WaitForJoin = n.cfg.WaitForJoin
+	c.Tags = n.cfg.Tags
+	c.Profile = n.cfg.Profile.membership()
+	c.Network = n.cfg.Network
+	c.Logger = n.logger
+	c.Role = membership.RoleClient
+	c.RPCAddr = ""
+	c.SystemTags = nil
+	if n.server != nil {
+		c.Role = membership.RoleServer
+		c.RPCAddr = rpcAddr
+		c.SystemTags = map[string]string{tagExpect: strconv.Itoa(n.server.BootstrapExpect)}
+	}
+	return c
+}
+
+// Start binds the node's sockets, starts Raft on a server, joins the seeds
+// and starts the background work: bootstrap, reconciliation. ctx bounds the
+// start itself (and the wait for a first join with WaitForJoin); the node
+// runs until Close or Leave.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch n.state {
+	case stateStarted:
+		return ErrAlreadyStarted
+	case stateClosed:
+		return ErrClosed
+	}
+	if err := n.startParts(ctx); err != nil {
+		n.closeParts()
+		n.state = stateClosed
+		return err
+	}
+	n.state = stateStarted
+	if n.server != nil {
+		n.startServerLoops()
+	}
+	return nil
+}
+
+func (n *Node) startParts(ctx context.Context) error {
+	rpcAddr := ""
+	if n.cons != nil {
+		for _, fn := range n.onLead {
+			n.cons.OnLeader(fn)
+		}
+		if err := n.cons.Start(ctx); err != nil {
+			return fmt.Errorf("cluster: start consensus: %w", err)
+		}
+		rpcAddr = n.cons.Addr()
+	}
+	mem, err := membership.New(n.membershipConfig(rpcAddr))
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.mem = mem
+	if err := mem.Start(ctx); err != nil {
+		return fmt.Errorf("cluster: start membership: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) startServerLoops() {
+	rec := newReconciler(n)
+	sub := n.mem.Subscribe(256)
+	watch := n.cons.WatchLeader(16)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Close()
+		defer watch.Close()
+		rec.run(n.ctx, sub, watch)
+	}()
+}
+
+// Close stops the node without leaving: a server keeps its Raft seat, and a
+// restart with the same data dir returns as the same server. Close is
+// idempotent and returns once every goroutine the node started has exited.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	n.mu.Lock()
+	if n.state == stateClosed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.state = stateClosed
+	n.mu.Unlock()
+	n.stopLoops()
+	return n.closeParts()
+}
+
+// stopLoops stops the node's own goroutines and waits for them.
+func (n *Node) stopLoops() {
+	n.cancel()
+	n.wg.Wait()
+}
+
+func (n *Node) closeParts() error {
+	var errs []error
+	if n.cons != nil {
+		errs = append(errs, n.cons.Close())
+	}
+	if n.client != nil {
+		errs = append(errs, n.client.Close())
+	}
+	if n.mem != nil {
+		errs = append(errs, n.mem.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Leave departs gracefully: a server that leads hands leadership over first,
+// then asks to be removed from the Raft configuration; then the node leaves
+// gossip, so peers record a departure rather than a failure; then it closes.
+func (n *Node) Leave(ctx context.Context) error {
+	mem, err := n.membership()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if n.cons != nil {
+		// Stop reconciling first, so this server does not re-add itself.
+		n.stopLoops()
+		errs = append(errs, n.cons.Leave(ctx))
+	}
+	errs = append(errs, mem.Leave(ctx), n.Close())
+	return errors.Join(errs...)
+}
+
+func (n *Node) notRunning() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state == stateClosed {
+		return ErrClosed
+	}
+	return ErrNotStarted
+}
+
+// membership returns the started membership, or the lifecycle error.
+func (n *Node) membership() (*membership.Membership, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != stateStarted {
+		if n.state == stateClosed {
+			return nil, ErrClosed
+		}
+		return nil, ErrNotStarted
+	}
+	return n.mem, nil
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.NodeName }
+
+// IsServer reports whether the node runs a Raft seat and the state machine.
+func (n *Node) IsServer() bool { return n.server != nil }
+
+// Members returns every member gossip knows of, this node included. Nil
+// before Start.
+func (n *Node) Members() []membership.Member {
+	m, err := n.membership()
+	if err != nil {
+		return nil
+	}
+	return m.Members()
+}
+
+// Local returns this node as gossip advertises it.
+func (n *Node) Local() membership.Member {
+	m, err := n.membership()
+	if err != nil {
+		return membership.Member{Name: n.cfg.NodeName}
+	}
+	return m.Local()
+}
+
+// SetTags replaces the application's tags; every node sees an update event.
+func (n *Node) SetTags(tags map[string]string) error {
+	m, err := n.membership()
+	if err != nil {
+		return err
+	}
+	return m.SetTags(tags)
+}
+
+// RaftAddr returns the bound Raft and RPC address of a server, "" on a
+// client.
+func (n *Node) RaftAddr() string {
+	if n.cons == nil {
+		return ""
+	}
+	return n.cons.Addr()
+}
+
+// Membership returns the node's membership layer, for what this package does
+// not wrap (keyring rotation, for one). Nil before Start.
+func (n *Node) Membership() *membership.Membership {
+	m, _ := n.membership()
+	return m
+}
+
+// Consensus returns the server's consensus node, for what this package does
+// not wrap. Nil on a client.
+func (n *Node) Consensus() *consensus.Node { return n.cons }

@@ -163,7 +163,8 @@ type ConsensusConfig struct {
 
 // Reserved gossip tags that carry the server side's settings.
 const (
-	tagExpect = membership.ReservedTagPrefix + "expect"
+	tagExpect  = membership.ReservedTagPrefix + "expect"
+	tagLeaving = membership.ReservedTagPrefix + "leaving"
 )
 
 // Default addresses.

@@ -130,9 +130,18 @@ func (n *Node) membershipConfig(rpcAddr string) membership.Config {
 	if n.server != nil {
 		c.Role = membership.RoleServer
 		c.RPCAddr = rpcAddr
-		c.SystemTags = map[string]string{tagExpect: strconv.Itoa(n.server.BootstrapExpect)}
+		c.SystemTags = n.systemTags(false)
 	}
 	return c
+}
+
+// systemTags are the reserved gossip tags a server advertises.
+func (n *Node) systemTags(leaving bool) map[string]string {
+	tags := map[string]string{tagExpect: strconv.Itoa(n.server.BootstrapExpect)}
+	if leaving {
+		tags[tagLeaving] = "1"
+	}
+	return tags
 }
 
 // Start binds the node's sockets, starts Raft on a server, joins the seeds
@@ -242,8 +251,10 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	var errs []error
 	if n.cons != nil {
-		// Stop reconciling first, so this server does not re-add itself.
+		// Stop reconciling first, so this server does not re-add itself,
+		// and tell the others it is leaving, so their leader does not either.
 		n.stopLoops()
+		errs = append(errs, mem.SetSystemTags(n.systemTags(true)))
 		errs = append(errs, n.cons.Leave(ctx))
 	}
 	errs = append(errs, mem.Leave(ctx), n.Close())

@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +89,9 @@ func (r *reconciler) observeGossip(now time.Time) map[string]gossipServer {
 		st, ok := gossipStateOf(m.Status)
 		if !ok {
 			continue
+		}
+		if st == gossipAlive && m.Tags[tagLeaving] != "" {
+			st = gossipLeft // on its way out: never re-add it
 		}
 		prev, known := r.seen[m.Name]
 		if !known || prev.state != st {
@@ -212,7 +217,9 @@ func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[st
 		Now: now, Self: r.n.cfg.NodeName, Gossip: gossip, Raft: raftServers,
 		Health: r.health, Fresh: fresh, Policy: r.cfg.policy(),
 	}
-	for _, c := range planReconcile(in) {
+	plan := planReconcile(in)
+	r.logger.Debug("reconcile round", "servers", len(raftServers), "changes", len(plan), "gossip", fmtGossip(gossip))
+	for _, c := range plan {
 		if ctx.Err() != nil {
 			return
 		}
@@ -317,4 +324,12 @@ func (r *reconciler) apply(ctx context.Context, c change) {
 		return
 	}
 	r.logger.Info("reconcile: "+c.Op.String(), "server", c.ID, "addr", c.Addr, "reason", c.Reason)
+}
+
+func fmtGossip(g map[string]gossipServer) string {
+	var b strings.Builder
+	for _, id := range sortedIDs(g) {
+		fmt.Fprintf(&b, "%s=%s ", id, g[id].State)
+	}
+	return b.String()
 }

@@ -215,9 +215,10 @@ type readIndexer struct {
 
 // readRound is one batch; index and err are set before done is closed.
 type readRound struct {
-	done  chan struct{}
-	index uint64
-	err   error
+	done    chan struct{}
+	readers int // guarded by readIndexer.mu while the round is pending
+	index   uint64
+	err     error
 }
 
 func newReadIndexer(confirm func() (uint64, error)) *readIndexer {
@@ -232,6 +233,7 @@ func (ri *readIndexer) get(ctx context.Context, stop <-chan struct{}) (uint64, e
 		round = &readRound{done: make(chan struct{})}
 		ri.pending = round
 	}
+	round.readers++
 	ri.mu.Unlock()
 	select {
 	case ri.wake <- struct{}{}:

@@ -14,16 +14,16 @@ import (
 
 // Error codes of Conclave's RPC (rpc reserves 0..15).
 const (
-	codeNotLeader     = rpc.CodeFirstUser + iota // not the leader and may not forward; not executed
-	codeNoLeader                                 // no leader reachable; not executed
-	codeOutcomeUnknown                           // may have been executed
-	codeClosed                                   // the server is closing; not executed
-	codeBadRequest                               // malformed request
-	codeTooLarge                                 // a message exceeds MaxMessageSize
-	codeNoQuerier                                // the state machine cannot answer queries
-	codeStale                                    // a stale read exceeded MaxStaleness
-	codeUnknownServer                            // a membership change names an unknown server
-	codeFailed                                   // any other failure; the message says why
+	codeNotLeader      = rpc.CodeFirstUser + iota // not the leader and may not forward; not executed
+	codeNoLeader                                  // no leader reachable; not executed
+	codeOutcomeUnknown                            // may have been executed
+	codeClosed                                    // the server is closing; not executed
+	codeBadRequest                                // malformed request
+	codeTooLarge                                  // a message exceeds MaxMessageSize
+	codeNoQuerier                                 // the state machine cannot answer queries
+	codeStale                                     // a stale read exceeded MaxStaleness
+	codeUnknownServer                             // a membership change names an unknown server
+	codeFailed                                    // any other failure; the message says why
 )
 
 // frameOverhead is the room an RPC frame needs beyond the largest command,

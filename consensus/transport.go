@@ -29,7 +29,7 @@ type streamLayer struct {
 	advertise net.Addr
 	dial      dialFunc
 
-	mu     sync.Mutex            // guards conns and closed
+	mu     sync.Mutex // guards conns and closed
 	conns  map[*trackedConn]struct{}
 	closed bool
 }

@@ -1,0 +1,86 @@
+package consensus
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// serverOf returns id's entry in node i's configuration.
+func (c *testCluster) serverOf(i int, id string) (Server, bool) {
+	servers, err := c.nodes[i].Configuration(context.Background())
+	require.NoError(c.t, err)
+	for _, s := range servers {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+func TestMembershipChangesFromFollower(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx := ctxTimeout(t, 60*time.Second)
+	fsm := newKV()
+	cfg := testConfig(t, "n3", fsm)
+	joiner := c.start(cfg)
+	c.nodes, c.fsms, c.cfgs = append(c.nodes, joiner), append(c.fsms, fsm), append(c.cfgs, cfg)
+	has, err := joiner.HasState()
+	require.NoError(t, err)
+	require.False(t, has, "a fresh node has no state")
+	f := c.follower()
+
+	// Added at a wrong address first, then the address is updated.
+	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", "127.0.0.1:1"))
+	s, ok := c.serverOf(f, "n3")
+	require.True(t, ok)
+	require.Equal(t, Server{ID: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}, s)
+	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", joiner.Addr()))
+	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Addr == joiner.Addr() }, "address update")
+
+	c.apply(ctx, f, "set:x=1")
+	waitFor(t, 20*time.Second, func() bool { v, _ := fsm.get("x"); return v == "1" }, "the non-voter replicates")
+
+	require.NoError(t, c.nodes[f].Promote(ctx, "n3"))
+	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == Voter }, "promotion")
+	require.NoError(t, c.nodes[f].Demote(ctx, "n3"))
+	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == NonVoter }, "demotion")
+	require.NoError(t, c.nodes[f].RemoveServer(ctx, "n3"))
+	waitFor(t, 10*time.Second, func() bool { _, ok := c.serverOf(f, "n3"); return !ok }, "removal")
+	require.NoError(t, c.nodes[f].RemoveServer(ctx, "n3"), "removing an absent server succeeds")
+	require.ErrorIs(t, c.nodes[f].Promote(ctx, "nobody"), ErrUnknownServer)
+
+	// Leadership transfer requested on a follower.
+	old := c.waitReadyLeader()
+	require.NoError(t, c.nodes[f].LeadershipTransfer(ctx))
+	waitFor(t, 20*time.Second, func() bool { l := c.leader(); return l >= 0 && l != old }, "leadership moves")
+}
+
+func TestLeaveFollowerThenLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx := ctxTimeout(t, 60*time.Second)
+	f := c.follower()
+	fid := c.nodes[f].ID()
+	require.NoError(t, c.nodes[f].Leave(ctx))
+	_, err := c.nodes[f].Apply(ctx, nil)
+	require.ErrorIs(t, err, ErrClosed)
+	c.nodes[f] = nil
+	l := c.waitReadyLeader()
+	_, ok := c.serverOf(l, fid)
+	require.False(t, ok, "the follower left the configuration")
+	c.apply(ctx, l, "set:x=1")
+
+	lid := c.nodes[l].ID()
+	require.NoError(t, c.nodes[l].Leave(ctx))
+	c.nodes[l] = nil
+	last := c.waitReadyLeader()
+	servers, err := c.nodes[last].Configuration(ctx)
+	require.NoError(t, err)
+	require.Len(t, servers, 1, "only the last server remains (the leader %s left)", lid)
+	c.apply(ctx, last, "set:x=2")
+
+	// The last voter cannot leave by removal; it only closes.
+	require.NoError(t, c.nodes[last].Leave(ctx))
+}

@@ -1,0 +1,57 @@
+// Package cluster is the one handle a Go service embeds to run on more than
+// one machine: gossip membership from package membership, and on servers a
+// Raft group from package consensus that replicates the service's own state
+// machine.
+//
+// Membership drives Raft. Servers find each other through gossip, bootstrap
+// together once BootstrapExpect of them are alive, and from then on the
+// leader keeps the Raft configuration in line with gossip: new servers join
+// as non-voters and are promoted once caught up, up to MaxVoters; servers
+// that leave are removed at once, servers that fail are removed after
+// DeadServerTimeout without ever dropping below MinQuorum voters; a server
+// back on a new address is updated in place. Nobody maintains peer lists or
+// calls AddVoter.
+//
+// A node is a server (Config.Consensus set: it may hold a Raft seat and runs
+// the state machine) or a client (membership only). Both can Apply and Query;
+// a client sends its requests to an alive server it knows from gossip.
+//
+// # Usage
+//
+//	node, err := cluster.New(cluster.Config{
+//		NodeName:   "node-1",
+//		GossipAddr: "0.0.0.0:7946",
+//		Seeds:      []string{"10.0.0.2:7946"},
+//		Consensus: &cluster.ConsensusConfig{
+//			Addr:            "0.0.0.0:7950",
+//			Advertise:       "10.0.0.1:7950",
+//			DataDir:         "/var/lib/app/conclave",
+//			StateMachine:    fsm,
+//			BootstrapExpect: 3,
+//		},
+//		Logger: slog.Default(),
+//	})
+//	if err != nil { ... }                  // a bad field is named in the error
+//	if err := node.Start(ctx); err != nil { ... }
+//	defer node.Close()                     // keeps the Raft seat for a restart
+//
+//	node.OnLeader(func(ctx context.Context, term uint64) { runSingleton(ctx, term) })
+//	res, err := node.Apply(ctx, cmd)       // from any node
+//	val, err := node.Query(ctx, consensus.Linearizable, q)
+//
+// The caller's obligations:
+//
+//  1. Give every node a unique, stable NodeName; a server keeps its name and
+//     DataDir across restarts.
+//  2. Give every initial server the same BootstrapExpect (the number of
+//     initial servers); servers added later may use 0.
+//  3. Supply a deterministic [consensus.StateMachine]; implement
+//     [consensus.Querier] to serve Query, from clients too.
+//  4. Call Close, or Leave to depart for good; both wait for every goroutine
+//     the node started.
+//
+// Events from [Node.Subscribe] merge membership changes and leader changes;
+// the queue is bounded and drops are counted, so a slow consumer never holds
+// up gossip or Raft. Package clustertest runs whole clusters in a test and
+// injects failures.
+package cluster

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/membership"
+)
+
+// healthTimeout bounds the status round /cluster/status makes to every
+// server.
+const healthTimeout = 2 * time.Second
+
+type memberJSON struct {
+	Name     string            `json:"name"`
+	Addr     string            `json:"addr"`
+	Status   string            `json:"status"`
+	Role     string            `json:"role"`
+	RaftAddr string            `json:"raft_addr,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+}
+
+func memberView(m membership.Member) memberJSON {
+	return memberJSON{
+		Name: m.Name, Addr: m.Address(), Status: m.Status.String(),
+		Role: m.Role.String(), RaftAddr: m.RPCAddr, Tags: m.Tags,
+	}
+}
+
+// members serves GET /cluster/members: every member gossip knows of, sorted
+// by name.
+func (a *api) members(w http.ResponseWriter, _ *http.Request) {
+	ms := a.node.Members()
+	slices.SortFunc(ms, func(x, y membership.Member) int { return strings.Compare(x.Name, y.Name) })
+	out := make([]memberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, memberView(m))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+}
+
+type leaderJSON struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+	Term uint64 `json:"term"`
+}
+
+type serverJSON struct {
+	ID           string `json:"id"`
+	Addr         string `json:"addr"`
+	Suffrage     string `json:"suffrage"`
+	Gossip       string `json:"gossip"`
+	State        string `json:"state"`
+	LastContact  string `json:"last_contact"`
+	AppliedIndex uint64 `json:"applied_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	Lag          uint64 `json:"lag"`
+	Healthy      bool   `json:"healthy"`
+	Error        string `json:"error,omitempty"`
+}
+
+type healthJSON struct {
+	Voters           int          `json:"voters"`
+	HealthyVoters    int          `json:"healthy_voters"`
+	FailureTolerance int          `json:"failure_tolerance"`
+	Servers          []serverJSON `json:"servers"`
+	BootstrapError   string       `json:"bootstrap_error,omitempty"`
+}
+
+type statusJSON struct {
+	Node         memberJSON  `json:"node"`
+	HTTPAddr     string      `json:"http_addr"`
+	Role         string      `json:"role"`
+	Term         uint64      `json:"term"`
+	Leader       *leaderJSON `json:"leader"`
+	CommitIndex  uint64      `json:"commit_index"`
+	AppliedIndex uint64      `json:"applied_index"`
+	Health       *healthJSON `json:"health"`
+	HealthError  string      `json:"health_error,omitempty"`
+}
+
+// status serves GET /cluster/status: this node's Raft role and term, the
+// leader it knows, and the group's health as this node sees it.
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	st := a.node.Status()
+	out := statusJSON{
+		Node:         memberView(a.node.Local()),
+		HTTPAddr:     a.httpAddr,
+		Role:         st.State.String(),
+		Term:         st.Term,
+		CommitIndex:  st.CommitIndex,
+		AppliedIndex: st.AppliedIndex,
+	}
+	if l := a.node.Leader(); l.ID != "" {
+		out.Leader = &leaderJSON{ID: l.ID, Addr: l.Addr, Term: l.Term}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), min(a.timeout, healthTimeout))
+	defer cancel()
+	if h, err := a.node.Health(ctx); err != nil {
+		out.HealthError = err.Error()
+	} else {
+		out.Health = healthView(h)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func healthView(h cluster.Health) *healthJSON {
+	out := &healthJSON{
+		Voters: h.Voters, HealthyVoters: h.HealthyVoters, FailureTolerance: h.FailureTolerance,
+		Servers: make([]serverJSON, 0, len(h.Servers)), BootstrapError: h.BootstrapError,
+	}
+	for _, s := range h.Servers {
+		out.Servers = append(out.Servers, serverJSON{
+			ID: s.ID, Addr: s.Addr, Suffrage: s.Suffrage.String(), Gossip: s.Gossip.String(),
+			State: s.State.String(), LastContact: s.LastContact.String(),
+			AppliedIndex: s.AppliedIndex, CommitIndex: s.CommitIndex, Lag: s.Lag,
+			Healthy: s.Healthy, Error: s.Error,
+		})
+	}
+	return out
+}
+
+// ready serves GET /readyz: 200 once a linearizable query through this node
+// succeeds (a leader is reachable and this node's state machine has caught
+// up with it), 503 otherwise.
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), min(a.timeout, healthTimeout))
+	defer cancel()
+	if _, err := a.node.Query(ctx, consensus.Linearizable, []byte{queryPing}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/membership"
+)
+
+// backend is what the HTTP API needs from the cluster node; *clusterBackend
+// provides it, and tests substitute fakes to reach rare errors.
+type backend interface {
+	Apply(ctx context.Context, cmd []byte) ([]byte, error)
+	Query(ctx context.Context, level consensus.ReadLevel, q []byte) ([]byte, error)
+	Members() []membership.Member
+	Local() membership.Member
+	Leader() consensus.LeaderInfo
+	Health(ctx context.Context) (cluster.Health, error)
+	Status() consensus.Status
+}
+
+// clusterBackend adds the local Raft status to a server node.
+type clusterBackend struct{ *cluster.Node }
+
+// Status returns this server's Raft status.
+func (b clusterBackend) Status() consensus.Status { return b.Consensus().Status() }
+
+// api serves the HTTP interface of one node.
+type api struct {
+	node     backend
+	httpAddr string // as bound, reported by /cluster/status
+	maxKey   int
+	maxValue int
+	timeout  time.Duration // how long a request may wait for the cluster
+	logger   *slog.Logger
+}
+
+// retryAfter is the Retry-After value sent with 503s, in seconds.
+const retryAfter = "1"
+
+// handler routes the API. Each path also has a method-less pattern, which
+// Go's mux prefers less than the method-specific ones: it answers 405 with
+// an Allow header and a JSON body.
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	route(mux, "/kv/{key...}", map[string]http.HandlerFunc{
+		http.MethodGet: a.getKey, http.MethodPut: a.putKey, http.MethodDelete: a.deleteKey,
+	})
+	route(mux, "/cluster/members", map[string]http.HandlerFunc{http.MethodGet: a.members})
+	route(mux, "/cluster/status", map[string]http.HandlerFunc{http.MethodGet: a.status})
+	route(mux, "/readyz", map[string]http.HandlerFunc{http.MethodGet: a.ready})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+func route(mux *http.ServeMux, path string, handlers map[string]http.HandlerFunc) {
+	allow := make([]string, 0, len(handlers)+1)
+	for method, h := range handlers {
+		mux.HandleFunc(method+" "+path, h)
+		allow = append(allow, method)
+		if method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+	allowed := strings.Join(allow, ", ")
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use %s", r.Method, allowed))
+	})
+}
+
+// getKey serves GET /kv/{key}?consistency=stale|leader|linearizable.
+func (a *api) getKey(w http.ResponseWriter, r *http.Request) {
+	key, params, ok := a.request(w, r, "consistency")
+	if !ok {
+		return
+	}
+	level, err := parseConsistency(params.Get("consistency"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	res, err := a.node.Query(ctx, level, encodeGet(key))
+	if err != nil {
+		a.fail(w, r, err, false)
+		return
+	}
+	value, found, err := decodeGet(res)
+	switch {
+	case err != nil:
+		a.fail(w, r, err, false)
+	case !found:
+		writeError(w, http.StatusNotFound, "key not found")
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(value)
+	}
+}
+
+func parseConsistency(s string) (consensus.ReadLevel, error) {
+	switch s {
+	case "", "linearizable":
+		return consensus.Linearizable, nil
+	case "leader":
+		return consensus.Leader, nil
+	case "stale":
+		return consensus.Stale, nil
+	}
+	return 0, fmt.Errorf("consistency %q: allowed stale, leader, linearizable", s)
+}
+
+// putKey serves PUT /kv/{key}, a compare-and-swap with ?prev-value=OLD.
+func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
+	key, params, ok := a.request(w, r, "prev-value")
+	if !ok {
+		return
+	}
+	value, ok := a.readValue(w, r)
+	if !ok {
+		return
+	}
+	cmd := encodePut(key, value)
+	if params.Has("prev-value") {
+		prev := params.Get("prev-value")
+		if len(prev) > a.maxValue {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-value of %d bytes exceeds the limit of %d", len(prev), a.maxValue))
+			return
+		}
+		cmd = encodeCAS(key, prev, value)
+	}
+	a.write(w, r, cmd)
+}
+
+// deleteKey serves DELETE /kv/{key}. Deleting an absent key succeeds.
+func (a *api) deleteKey(w http.ResponseWriter, r *http.Request) {
+	key, _, ok := a.request(w, r)
+	if !ok {
+		return
+	}
+	a.write(w, r, encodeDelete(key))
+}
+
+// write replicates cmd and answers 204, or 412 for a compare-and-swap that
+// did not hold.
+func (a *api) write(w http.ResponseWriter, r *http.Request, cmd []byte) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	res, err := a.node.Apply(ctx, cmd)
+	if err != nil {
+		a.fail(w, r, err, true)
+		return
+	}
+	switch {
+	case len(res) == 1 && res[0] == resultOK:
+		w.WriteHeader(http.StatusNoContent)
+	case len(res) == 1 && res[0] == resultMismatch:
+		writeError(w, http.StatusPreconditionFailed, "compare-and-swap failed: the key is absent or its value differs from prev-value")
+	default:
+		a.fail(w, r, fmt.Errorf("%w: unexpected result %q", errMalformed, res), true)
+	}
+}
+
+// request validates the key and the query parameters (only those named are
+// allowed, each at most once). It answers 400 itself and returns false when
+// they are bad.
+func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string) (string, url.Values, bool) {
+	key := r.PathValue("key")
+	if key == "" {
+		writeError(w, http.StatusBadRequest, "empty key")
+		return "", nil, false
+	}
+	if len(key) > a.maxKey {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("key of %d bytes exceeds the limit of %d", len(key), a.maxKey))
+		return "", nil, false
+	}
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad query string: "+err.Error())
+		return "", nil, false
+	}
+	for name, vals := range params {
+		if !slices.Contains(allowed, name) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", name))
+			return "", nil, false
+		}
+		if len(vals) > 1 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %q given %d times", name, len(vals)))
+			return "", nil, false
+		}
+	}
+	return key, params, true
+}
+
+// readValue reads the body, at most maxValue+1 bytes of it. It answers 413
+// itself when the value is over the limit.
+func (a *api) readValue(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > int64(a.maxValue) {
+		a.tooLarge(w, r.ContentLength)
+		return nil, false
+	}
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(a.maxValue)))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		a.tooLarge(w, -1)
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return nil, false
+	}
+	return value, true
+}
+
+func (a *api) tooLarge(w http.ResponseWriter, size int64) {
+	msg := fmt.Sprintf("value exceeds the limit of %d bytes", a.maxValue)
+	if size >= 0 {
+		msg = fmt.Sprintf("value of %d bytes exceeds the limit of %d", size, a.maxValue)
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, msg)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/consensus"
+)
+
+func TestFlagErrors(t *testing.T) {
+	base := []string{"-name", "n1", "-data", "/tmp/x"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-data", "d"}, "-name is required"},
+		{[]string{"-name", "n"}, "-data is required"},
+		{append(base, "-gossip", "nohost"), "-gossip"},
+		{append(base, "-raft", "h:99999"), "-raft"},
+		{append(base, "-http", "h:x"), "-http"},
+		{append(base, "-join", "a:1,b"), "-join"},
+		{append(base, "-profile", "fast"), "-profile"},
+		{append(base, "-bootstrap-expect", "-1"), "-bootstrap-expect"},
+		{append(base, "-max-value-size", "0"), "-max-value-size"},
+		{append(base, "-max-key-size", "100000"), "-max-key-size"},
+		{append(base, "-request-timeout", "0s"), "-request-timeout"},
+		{append(base, "-snapshot-threshold", "0"), "-snapshot-threshold"},
+		{append(base, "-snapshot-interval", "1ms"), "-snapshot-interval"},
+		{append(base, "-log-level", "loud"), "-log-level"},
+		{append(base, "-no-such-flag"), "no-such-flag"},
+		{append(base, "extra"), "unexpected argument"},
+	} {
+		err := run(context.Background(), c.args, io.Discard, io.Discard)
+		var usage *usageError
+		require.ErrorAs(t, err, &usage, "%v", c.args)
+		require.Contains(t, err.Error(), c.want, "%v", c.args)
+	}
+	require.ErrorIs(t, run(context.Background(), []string{"-h"}, io.Discard, io.Discard), flag.ErrHelp)
+}
+
+func TestFlagDefaults(t *testing.T) {
+	o, err := parseFlags([]string{"-name", "n1", "-data", "d", "-join", " a:1, b:2 ,"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a:1", "b:2"}, o.join)
+	require.Equal(t, 1<<20, o.maxValueSize)
+	require.False(t, o.leaveOnExit)
+	require.Equal(t, "lan", o.profile.String())
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runInProcess starts run with args on a goroutine and returns the HTTP
+// address it serves and a function that cancels it and returns its error.
+func runInProcess(t *testing.T, args ...string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, &stdout, io.Discard) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("run did not return within 30s of cancellation")
+		}
+	}
+	var addr string
+	waitFor(t, 30*time.Second, func() bool {
+		for f := range strings.FieldsSeq(stdout.String()) {
+			if a, ok := strings.CutPrefix(f, "http="); ok {
+				addr = a
+				return true
+			}
+		}
+		return false
+	}, "the serving line")
+	return addr, stop
+}
+
+// TestRunServesAndStops drives run in-process: it serves, and returns nil
+// once its context is cancelled, with or without -leave-on-exit.
+func TestRunServesAndStops(t *testing.T) {
+	for _, leave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leave=%v", leave), func(t *testing.T) {
+			args := []string{
+				"-name", "solo", "-gossip", "127.0.0.1:0", "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0",
+				"-data", t.TempDir(), "-bootstrap-expect", "1", "-profile", "local",
+			}
+			if leave {
+				args = append(args, "-leave-on-exit")
+			}
+			addr, stop := runInProcess(t, args...)
+			waitFor(t, 30*time.Second, func() bool {
+				code, _, _ := do(context.Background(), http.MethodPut, "http://"+addr+"/kv/k", []byte("v"))
+				return code == http.StatusNoContent
+			}, "a write")
+			require.NoError(t, stop())
+		})
+	}
+}
+
+// TestSnapshotSurvivesRestart takes snapshots through Raft, restarts the
+// node on its data dir and reads everything back: the state is rebuilt from
+// the snapshot plus the log after it.
+func TestSnapshotSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{
+		"-name", "solo", "-gossip", freeAddr(t), "-raft", freeAddr(t), "-http", "127.0.0.1:0",
+		"-data", dir, "-bootstrap-expect", "1", "-profile", "local",
+		"-snapshot-threshold", "16", "-snapshot-interval", "20ms",
+	}
+	o, err := parseFlags(args, io.Discard)
+	require.NoError(t, err)
+	node, err := startNode(context.Background(), o, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 100 {
+		_, err := node.Apply(ctx, encodePut(fmt.Sprintf("k%d", i), fmt.Appendf(nil, "v%d", i)))
+		require.NoError(t, err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		return node.Consensus().Status().LastSnapshotIndex > 50
+	}, "a snapshot")
+	require.NoError(t, node.Close())
+
+	node, err = startNode(context.Background(), o, nil)
+	require.NoError(t, err)
+	defer node.Close()
+	require.Positive(t, node.Consensus().Status().LastSnapshotIndex)
+	for i := range 100 {
+		res, err := node.Query(ctx, consensus.Linearizable, encodeGet(fmt.Sprintf("k%d", i)))
+		require.NoError(t, err)
+		v, ok, err := decodeGet(res)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, fmt.Sprintf("v%d", i), string(v))
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/consensus"
+)
+
+// shutdownTimeout bounds draining HTTP requests and leaving the cluster.
+const shutdownTimeout = 10 * time.Second
+
+// server is one kvstore node: the cluster node and its HTTP server.
+type server struct {
+	opts   options
+	logger *slog.Logger
+	node   *cluster.Node
+	ln     net.Listener
+	http   *http.Server
+}
+
+// newServer binds the HTTP port, then starts the cluster node. On error
+// nothing is left open.
+func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error) {
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: o.logLevel}))
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("-http: %w", err)
+	}
+	node, err := startNode(ctx, o, logger)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &server{opts: o, logger: logger, node: node, ln: ln}
+	a := &api{
+		node: clusterBackend{node}, httpAddr: ln.Addr().String(),
+		maxKey: o.maxKeySize, maxValue: o.maxValueSize, timeout: o.requestTimeout, logger: logger,
+	}
+	s.http = &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      o.requestTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// Room for a percent-encoded prev-value as long as the largest value.
+		MaxHeaderBytes: max(http.DefaultMaxHeaderBytes, 3*(o.maxValueSize+o.maxKeySize)+16<<10),
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// startNode builds and starts the cluster node with the kvstore's state
+// machine.
+func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.Node, error) {
+	cc := consensus.DefaultConfig()
+	// A compare-and-swap carries the key, the old and the new value.
+	cc.MaxMessageSize = max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10)
+	if o.snapThreshold > 0 {
+		cc.SnapshotThreshold = o.snapThreshold
+	}
+	if o.snapInterval > 0 {
+		cc.SnapshotInterval = o.snapInterval
+	}
+	node, err := cluster.New(cluster.Config{
+		NodeName:   o.name,
+		GossipAddr: o.gossipAddr,
+		Seeds:      o.join,
+		Profile:    o.profile,
+		Consensus: &cluster.ConsensusConfig{
+			Addr:            o.raftAddr,
+			DataDir:         o.dataDir,
+			StateMachine:    newStore(cc.MaxMessageSize),
+			BootstrapExpect: o.bootstrapExpect,
+			Consensus:       &cc,
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Start(ctx); err != nil {
+		node.Close()
+		return nil, err
+	}
+	return node, nil
+}
+
+func (s *server) httpAddr() string { return s.ln.Addr().String() }
+
+// serve answers HTTP requests until ctx is cancelled, then drains them and
+// stops the node: Close keeps its Raft seat, Leave (-leave-on-exit) gives it
+// up.
+func (s *server) serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	errs := []error{serveErr, s.http.Shutdown(sctx)}
+	if serveErr == nil {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.opts.leaveOnExit {
+		s.logger.Info("leaving the cluster")
+		errs = append(errs, s.node.Leave(sctx))
+	} else {
+		errs = append(errs, s.node.Close())
+	}
+	return errors.Join(errs...)
+}

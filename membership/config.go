@@ -1,0 +1,400 @@
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/conclave-go/conclave/internal/netx"
+)
+
+// DefaultPort is the gossip port used for a seed given without a port.
+const DefaultPort = 7946
+
+// maxNameLen bounds node names.
+const maxNameLen = 128
+
+// Config configures a [Membership]. Start from [DefaultConfig]; [New] takes
+// the Config by value and copies its maps and slices, so changing the
+// caller's Config afterwards has no effect.
+type Config struct {
+	// Name identifies the node; it must be unique in the cluster (it is also
+	// the node's Raft server ID when used through the cluster package).
+	// DefaultConfig sets the host name. At most 128 bytes of UTF-8.
+	Name string
+
+	// BindAddr is the "ip:port" to listen on for both UDP and TCP gossip.
+	// The IP may be empty or unspecified (all interfaces); port 0 picks a
+	// free port, reported by Local after Start. Default "0.0.0.0:7946".
+	BindAddr string
+	// AdvertiseAddr is the "ip" or "ip:port" other nodes use to reach this
+	// one. Empty: the bound IP, or when bound to all interfaces the first
+	// private IPv4 address; a missing or zero port means the bound port.
+	AdvertiseAddr string
+
+	// Role is advertised in gossip metadata. Zero is RoleClient.
+	Role Role
+	// RPCAddr is an optional "host:port" advertised in gossip metadata for
+	// Conclave's RPC and Raft traffic.
+	RPCAddr string
+	// Tags are the user's tags, advertised in gossip metadata. Keys must be
+	// non-empty and must not start with ReservedTagPrefix. Role, RPCAddr and
+	// all tags together must encode to at most MetaMaxSize (512) bytes.
+	Tags map[string]string
+	// SystemTags are tags for Conclave's own packages; every key must start
+	// with ReservedTagPrefix. Applications use Tags.
+	SystemTags map[string]string
+
+	// Seeds are addresses of existing members to join at Start: "ip:port",
+	// "host:port", "ip" or "host" (port DefaultPort). Host names are
+	// resolved again on every attempt, so a DNS name that tracks the
+	// cluster keeps working. The node's own address may be listed.
+	Seeds []string
+	// WaitForJoin makes Start wait until the node has joined at least one
+	// seed, retrying every Timing.RejoinInterval until Start's context is
+	// done. When false, Start returns after one attempt even if no seed
+	// answered (the first node of a cluster), and the node keeps trying the
+	// seeds in the background while it has no other alive member.
+	WaitForJoin bool
+
+	// Profile selects timing defaults; zero is LAN.
+	Profile Profile
+	// Timing overrides the profile field by field; zero fields keep the
+	// profile's value. Negative durations and counts are invalid, except
+	// JoinSyncRounds where a negative value disables join sync.
+	Timing Timing
+
+	// Keys enables gossip encryption (AES-GCM) when non-empty. Keys[0] is
+	// the primary key, used to encrypt; every key is tried to decrypt. Each
+	// key is 16, 24 or 32 bytes (AES-128, AES-192, AES-256). Rotate keys at
+	// runtime with InstallKey, UseKey and RemoveKey.
+	Keys [][]byte
+	// Label is the cluster label, at most 255 bytes. Nodes with different
+	// labels ignore each other's packets and streams. With encryption it is
+	// authenticated as well. It is not secret.
+	Label string
+
+	// Network opens every socket; nil means the operating system's network.
+	// Tests pass a fault-injecting network.
+	Network netx.Network
+	// Logger receives this package's and memberlist's logs, with attributes
+	// component=membership and node=<Name>. Nil discards them.
+	Logger *slog.Logger
+
+	// Memberlist is an escape hatch. When set, a copy of it replaces the
+	// profile's memberlist settings, and only the non-zero memberlist fields
+	// of Timing are applied on top. Conclave always overwrites these fields:
+	// Name, Transport, BindAddr, BindPort, AdvertiseAddr, AdvertisePort,
+	// Label, SkipInboundLabelCheck, SecretKey, Keyring, Delegate,
+	// DelegateProtocolVersion, DelegateProtocolMin, DelegateProtocolMax,
+	// Events, Conflict, Merge, Alive, Ping, Logger, LogOutput and
+	// DeadNodeReclaimTime.
+	Memberlist *memberlist.Config
+}
+
+// DefaultConfig returns a Config for the LAN profile, named after the host,
+// listening on 0.0.0.0:7946.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Name:     host,
+		BindAddr: "0.0.0.0:" + strconv.Itoa(DefaultPort),
+		Role:     RoleClient,
+		Profile:  LAN,
+	}
+}
+
+// clone copies every map and slice of c.
+func (c Config) clone() Config {
+	c.Tags = maps.Clone(c.Tags)
+	c.SystemTags = maps.Clone(c.SystemTags)
+	c.Seeds = slices.Clone(c.Seeds)
+	keys := make([][]byte, len(c.Keys))
+	for i, k := range c.Keys {
+		keys[i] = slices.Clone(k)
+	}
+	c.Keys = keys
+	if c.Memberlist != nil {
+		mc := *c.Memberlist
+		c.Memberlist = &mc
+	}
+	return c
+}
+
+// fieldError returns an error wrapping ErrInvalidConfig that names field.
+// The format may use %w.
+func fieldError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: "+format, append([]any{ErrInvalidConfig, field}, args...)...)
+}
+
+// validate checks every field and returns all problems joined.
+func (c Config) validate() error {
+	errs := []error{
+		validateName(c.Name),
+		validateBind(c.BindAddr),
+		validateAdvertise(c.AdvertiseAddr),
+		validateRole(c.Role),
+		validateRPCAddr(c.RPCAddr),
+		validateTags("Tags", c.Tags, false),
+		validateTags("SystemTags", c.SystemTags, true),
+		validateSeeds(c.Seeds),
+		validateProfile(c.Profile),
+		validateTiming(c.Timing),
+		validateKeys(c.Keys),
+		validateLabel(c.Label),
+		validateMemberlist(c.Memberlist),
+	}
+	if _, err := c.meta(c.Tags, c.SystemTags).encode(); err != nil {
+		errs = append(errs, fieldError("Tags", "role, RPCAddr, Tags and SystemTags must encode to at most %d bytes: %w", MetaMaxSize, err))
+	}
+	return errors.Join(errs...)
+}
+
+// meta returns the metadata c advertises with the given tags.
+func (c Config) meta(tags, system map[string]string) nodeMeta {
+	all := make(map[string]string, len(tags)+len(system))
+	maps.Copy(all, tags)
+	maps.Copy(all, system)
+	return nodeMeta{Role: c.Role, Protocol: ProtocolVersion, RPCAddr: c.RPCAddr, Tags: all}
+}
+
+func validateName(name string) error {
+	switch {
+	case name == "":
+		return fieldError("Name", "must not be empty")
+	case len(name) > maxNameLen:
+		return fieldError("Name", "must be at most %d bytes, got %d", maxNameLen, len(name))
+	case !utf8.ValidString(name):
+		return fieldError("Name", "must be valid UTF-8")
+	}
+	return nil
+}
+
+func validateBind(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fieldError("BindAddr", "must be \"ip:port\" (port 0 picks a free port), got %q: %v", addr, err)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fieldError("BindAddr", "host must be an IP address or empty, got %q", host)
+		}
+	}
+	if _, err := parsePort(port, true); err != nil {
+		return fieldError("BindAddr", "%v", err)
+	}
+	return nil
+}
+
+func validateAdvertise(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, _, err := splitAdvertise(addr); err != nil {
+		return fieldError("AdvertiseAddr", "%v", err)
+	}
+	return nil
+}
+
+// splitAdvertise parses "ip" or "ip:port" (port 0 when absent).
+func splitAdvertise(addr string) (netip.Addr, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, portStr = strings.Trim(addr, "[]"), "0"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, 0, fmt.Errorf("must be \"ip\" or \"ip:port\", got %q", addr)
+	}
+	port, err := parsePort(portStr, true)
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	return ip.Unmap(), port, nil
+}
+
+func parsePort(s string, zeroOK bool) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 0 || p > 65535 || (p == 0 && !zeroOK) {
+		lo := 1
+		if zeroOK {
+			lo = 0
+		}
+		return 0, fmt.Errorf("port must be a number from %d to 65535, got %q", lo, s)
+	}
+	return p, nil
+}
+
+func validateRole(r Role) error {
+	if !r.valid() {
+		return fieldError("Role", "must be RoleClient or RoleServer, got %v", r)
+	}
+	return nil
+}
+
+func validateRPCAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fieldError("RPCAddr", "must be empty or \"host:port\", got %q", addr)
+	}
+	if _, err := parsePort(port, false); err != nil {
+		return fieldError("RPCAddr", "%v", err)
+	}
+	return nil
+}
+
+func validateTags(field string, tags map[string]string, system bool) error {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if err := checkTagKey(k, tags[k], system); err != nil {
+			return fieldError(field, "%w", err)
+		}
+	}
+	return nil
+}
+
+// checkTagKey enforces the reserved-prefix rule for user (system=false) or
+// Conclave (system=true) tags.
+func checkTagKey(k, v string, system bool) error {
+	reserved := strings.HasPrefix(k, ReservedTagPrefix)
+	switch {
+	case k == "":
+		return errors.New("tag keys must not be empty")
+	case !utf8.ValidString(k) || !utf8.ValidString(v):
+		return fmt.Errorf("tag %q: keys and values must be valid UTF-8", k)
+	case system && (!reserved || k == ReservedTagPrefix):
+		return fmt.Errorf("key %q must start with %q and name something after it", k, ReservedTagPrefix)
+	case !system && reserved:
+		return fmt.Errorf("%w: key %q starts with %q, which is reserved for Conclave's own packages", ErrReservedTag, k, ReservedTagPrefix)
+	}
+	return nil
+}
+
+func validateSeeds(seeds []string) error {
+	for i, s := range seeds {
+		if _, _, err := splitSeed(s); err != nil {
+			return fieldError(fmt.Sprintf("Seeds[%d]", i), "%v", err)
+		}
+	}
+	return nil
+}
+
+// splitSeed parses "host:port", "host", "ip:port" or "ip".
+func splitSeed(s string) (string, int, error) {
+	if s == "" {
+		return "", 0, errors.New("must not be empty")
+	}
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		host, portStr = strings.Trim(s, "[]"), strconv.Itoa(DefaultPort)
+	}
+	if host == "" || strings.ContainsAny(host, " /") {
+		return "", 0, fmt.Errorf("must be \"host:port\" or \"host\", got %q", s)
+	}
+	port, err := parsePort(portStr, false)
+	if err != nil {
+		return "", 0, err
+	}
+	return host, port, nil
+}
+
+func validateProfile(p Profile) error {
+	if !p.valid() {
+		return fieldError("Profile", "must be LAN, Local or WAN, got %v", p)
+	}
+	return nil
+}
+
+func validateTiming(t Timing) error {
+	durs := map[string]int64{
+		"ProbeInterval": int64(t.ProbeInterval), "ProbeTimeout": int64(t.ProbeTimeout),
+		"GossipInterval": int64(t.GossipInterval), "GossipToTheDeadTime": int64(t.GossipToTheDeadTime),
+		"PushPullInterval": int64(t.PushPullInterval), "StreamTimeout": int64(t.StreamTimeout),
+		"RejoinInterval": int64(t.RejoinInterval), "ReconnectInterval": int64(t.ReconnectInterval),
+		"ReconnectTimeout": int64(t.ReconnectTimeout), "TombstoneTimeout": int64(t.TombstoneTimeout),
+		"ReapInterval": int64(t.ReapInterval), "JoinSyncInterval": int64(t.JoinSyncInterval),
+		"LeavePropagateDelay": int64(t.LeavePropagateDelay),
+		"SuspicionMult":       int64(t.SuspicionMult), "SuspicionMaxTimeoutMult": int64(t.SuspicionMaxTimeoutMult),
+		"IndirectChecks": int64(t.IndirectChecks), "GossipNodes": int64(t.GossipNodes),
+		"RetransmitMult": int64(t.RetransmitMult),
+	}
+	for _, name := range slices.Sorted(maps.Keys(durs)) {
+		if durs[name] < 0 {
+			return fieldError("Timing."+name, "must not be negative (zero means the profile's value)")
+		}
+	}
+	return nil
+}
+
+func validateKeys(keys [][]byte) error {
+	for i, k := range keys {
+		if err := memberlist.ValidateKey(k); err != nil {
+			return fieldError(fmt.Sprintf("Keys[%d]", i), "must be 16, 24 or 32 bytes (AES-128/192/256), got %d", len(k))
+		}
+		for j := range i {
+			if string(keys[j]) == string(k) {
+				return fieldError(fmt.Sprintf("Keys[%d]", i), "duplicates Keys[%d]", j)
+			}
+		}
+	}
+	return nil
+}
+
+func validateLabel(label string) error {
+	if len(label) > memberlist.LabelMaxSize {
+		return fieldError("Label", "must be at most %d bytes, got %d", memberlist.LabelMaxSize, len(label))
+	}
+	return nil
+}
+
+func validateMemberlist(mc *memberlist.Config) error {
+	if mc == nil {
+		return nil
+	}
+	switch {
+	case mc.ProtocolVersion < memberlist.ProtocolVersionMin || mc.ProtocolVersion > memberlist.ProtocolVersionMax:
+		return fieldError("Memberlist.ProtocolVersion", "must be from %d to %d, got %d",
+			memberlist.ProtocolVersionMin, memberlist.ProtocolVersionMax, mc.ProtocolVersion)
+	case mc.UDPBufferSize <= 0:
+		return fieldError("Memberlist.UDPBufferSize", "must be positive")
+	case mc.HandoffQueueDepth <= 0:
+		return fieldError("Memberlist.HandoffQueueDepth", "must be positive")
+	case mc.QueueCheckInterval <= 0:
+		return fieldError("Memberlist.QueueCheckInterval", "must be positive")
+	}
+	return nil
+}
+
+// validateEffective checks the final timing, after the profile, the escape
+// hatch and the overrides were combined.
+func validateEffective(t Timing) error {
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"ProbeInterval", int64(t.ProbeInterval)}, {"ProbeTimeout", int64(t.ProbeTimeout)},
+		{"GossipInterval", int64(t.GossipInterval)}, {"StreamTimeout", int64(t.StreamTimeout)},
+		{"GossipNodes", int64(t.GossipNodes)}, {"SuspicionMult", int64(t.SuspicionMult)},
+		{"RejoinInterval", int64(t.RejoinInterval)}, {"ReconnectInterval", int64(t.ReconnectInterval)},
+		{"ReconnectTimeout", int64(t.ReconnectTimeout)}, {"TombstoneTimeout", int64(t.TombstoneTimeout)},
+		{"ReapInterval", int64(t.ReapInterval)}, {"JoinSyncInterval", int64(t.JoinSyncInterval)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fieldError("Timing."+p.name, "must be positive after the profile and Memberlist are applied")
+		}
+	}
+	return nil
+}

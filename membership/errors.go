@@ -1,0 +1,55 @@
+package membership
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Compare with errors.Is; the returned errors usually wrap
+// one of these with detail.
+var (
+	// ErrInvalidConfig is wrapped by every error New returns for a bad Config
+	// field; the message names the field and what it allows.
+	ErrInvalidConfig = errors.New("membership: invalid config")
+	// ErrNotStarted is returned by calls that need a started node.
+	ErrNotStarted = errors.New("membership: not started")
+	// ErrAlreadyStarted is returned by a second call to Start.
+	ErrAlreadyStarted = errors.New("membership: already started")
+	// ErrClosed is returned once Close or Leave has stopped the node.
+	ErrClosed = errors.New("membership: closed")
+	// ErrJoinFailed is wrapped when no address of a join could be reached or
+	// every reached peer refused the node.
+	ErrJoinFailed = errors.New("membership: join failed")
+	// ErrNameConflict is matched by a [*NameConflictError].
+	ErrNameConflict = errors.New("membership: node name conflict")
+	// ErrMetaTooLarge is wrapped when the encoded metadata (role, RPC address,
+	// tags) would exceed memberlist's 512-byte limit.
+	ErrMetaTooLarge = errors.New("membership: metadata too large")
+	// ErrReservedTag is wrapped when a user tag uses [ReservedTagPrefix].
+	ErrReservedTag = errors.New("membership: reserved tag key")
+	// ErrBadMeta is wrapped when metadata received from a peer is malformed.
+	ErrBadMeta = errors.New("membership: malformed metadata")
+	// ErrNoEncryption is returned by keyring operations on a node configured
+	// without encryption keys.
+	ErrNoEncryption = errors.New("membership: gossip encryption is not enabled")
+)
+
+// NameConflictError reports that a node name is already held by a live
+// member at another address. Joining with a name that a live member holds is
+// refused on both sides.
+type NameConflictError struct {
+	// Name is the contested node name.
+	Name string
+	// Existing is the address of the member that holds the name.
+	Existing string
+	// Candidate is the address of the node that was refused.
+	Candidate string
+}
+
+func (e *NameConflictError) Error() string {
+	return fmt.Sprintf("membership: node name %q is already used by a live member at %s; refusing the node at %s",
+		e.Name, e.Existing, e.Candidate)
+}
+
+// Is reports whether target is [ErrNameConflict].
+func (e *NameConflictError) Is(target error) bool { return target == ErrNameConflict }

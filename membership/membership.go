@@ -1,0 +1,352 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/conclave-go/conclave/internal/logadapt"
+	"github.com/conclave-go/conclave/internal/netx"
+)
+
+// lifecycle is the state of a Membership.
+type lifecycle uint8
+
+const (
+	stateNew lifecycle = iota
+	stateRunning
+	stateLeaving
+	stateClosed
+)
+
+// Membership is one node's gossip membership. Create it with New, then
+// Start it; Close (or Leave) stops it. All methods are safe for concurrent
+// use.
+type Membership struct {
+	cfg     Config
+	timing  Timing
+	mlConf  *memberlist.Config
+	keyring *memberlist.Keyring
+	logger  *slog.Logger
+	network netx.Network
+	meta    *localMeta
+	hub     *hub
+	lookup  func(ctx context.Context, host string) ([]string, error)
+
+	conflicts conflictLog
+
+	mu    sync.Mutex // guards state, ml, tr
+	state lifecycle
+	ml    *memberlist.Memberlist
+	tr    *transport
+
+	// mlMu serializes ml.Leave with ml.Shutdown: memberlist panics when
+	// Leave runs after Shutdown.
+	mlMu sync.Mutex
+
+	loopCtx    context.Context // cancelled to stop the background loops
+	loopCancel context.CancelFunc
+	loops      sync.WaitGroup
+	stopOnce   sync.Once
+	closeOnce  sync.Once
+	syncReq    chan struct{} // capacity 1: "run a join sync burst"
+}
+
+// New validates cfg and prepares a node. It opens no socket and starts no
+// goroutine.
+func New(cfg Config) (*Membership, error) {
+	cfg = cfg.clone()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	mc, timing := buildMemberlistConfig(cfg)
+	if err := validateEffective(timing); err != nil {
+		return nil, err
+	}
+	meta, err := newLocalMeta(cfg)
+	if err != nil {
+		return nil, fieldError("Tags", "%v", err)
+	}
+	logger := logadapt.OrDiscard(cfg.Logger).With("component", "membership", "node", cfg.Name)
+	m := &Membership{
+		cfg:     cfg,
+		timing:  timing,
+		mlConf:  mc,
+		logger:  logger,
+		network: netx.OrReal(cfg.Network),
+		meta:    meta,
+		hub:     newHub(cfg.Name),
+		lookup:  net.DefaultResolver.LookupHost,
+		syncReq: make(chan struct{}, 1),
+	}
+	if len(cfg.Keys) > 0 {
+		m.keyring, err = memberlist.NewKeyring(cfg.Keys[1:], cfg.Keys[0])
+		if err != nil {
+			return nil, fieldError("Keys", "%v", err)
+		}
+	}
+	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// buildMemberlistConfig returns the memberlist settings (without transport
+// and delegates, which Start adds) and the effective timing.
+func buildMemberlistConfig(cfg Config) (*memberlist.Config, Timing) {
+	var mc *memberlist.Config
+	if cfg.Memberlist != nil {
+		c := *cfg.Memberlist
+		mc = &c
+		cfg.Timing.applyTo(mc)
+	} else {
+		mc = profileBase(cfg.Profile)
+		cfg.Profile.Timing().override(cfg.Timing).applyTo(mc)
+	}
+	timing := cfg.Profile.Timing().override(cfg.Timing)
+	own := timingFrom(mc)
+	own.RejoinInterval, own.ReconnectInterval = timing.RejoinInterval, timing.ReconnectInterval
+	own.ReconnectTimeout, own.TombstoneTimeout = timing.ReconnectTimeout, timing.TombstoneTimeout
+	own.ReapInterval, own.JoinSyncRounds = timing.ReapInterval, timing.JoinSyncRounds
+	own.JoinSyncInterval, own.LeavePropagateDelay = timing.JoinSyncInterval, timing.LeavePropagateDelay
+	return mc, own
+}
+
+func profileBase(p Profile) *memberlist.Config {
+	switch p {
+	case Local:
+		mc := memberlist.DefaultLocalConfig()
+		mc.EnableCompression = false // pointless on one machine, costly in CPU
+		return mc
+	case WAN:
+		return memberlist.DefaultWANConfig()
+	default:
+		return memberlist.DefaultLANConfig()
+	}
+}
+
+// Timing returns the timing values in effect: the profile's, overridden by
+// Config.Timing and, for memberlist's fields, by Config.Memberlist.
+func (m *Membership) Timing() Timing { return m.timing }
+
+// Start binds the gossip port, announces the node and joins the seeds.
+//
+// With Config.WaitForJoin, Start returns only once a seed answered (or
+// another node joined this one), or with an error when ctx is done first.
+// Otherwise a single attempt is made and Start returns nil even if no seed
+// answered; the node keeps trying in the background while it is alone.
+// A name conflict (another live node uses Config.Name) is always an error.
+// When Start fails the node is closed.
+func (m *Membership) Start(ctx context.Context) error {
+	if err := m.launch(); err != nil {
+		return err
+	}
+	if err := m.initialJoin(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	return nil
+}
+
+// launch creates the transport and memberlist and starts the loops.
+func (m *Membership) launch() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case stateRunning, stateLeaving:
+		return ErrAlreadyStarted
+	case stateClosed:
+		return ErrClosed
+	}
+	tr, err := newTransport(m.network, m.cfg.BindAddr, m.logger)
+	if err != nil {
+		m.state = stateClosed
+		return err
+	}
+	ml, err := memberlist.Create(m.finishConfig(tr))
+	if err != nil {
+		_ = tr.Shutdown()
+		m.state = stateClosed
+		return fmt.Errorf("membership: start memberlist: %w", err)
+	}
+	m.ml, m.tr, m.state = ml, tr, stateRunning
+	m.loops.Add(2)
+	go m.maintainLoop()
+	go m.syncLoop()
+	local := ml.LocalNode()
+	m.logger.Info("gossip started", "address", local.Address(), "profile", m.cfg.Profile.String())
+	return nil
+}
+
+// finishConfig sets the fields Conclave owns on a copy of the prepared
+// memberlist settings.
+func (m *Membership) finishConfig(tr *transport) *memberlist.Config {
+	mc := *m.mlConf
+	mc.Name = m.cfg.Name
+	mc.Transport = tr
+	ip, port := tr.boundAddr()
+	mc.BindAddr, mc.BindPort = ip.String(), port
+	mc.AdvertiseAddr, mc.AdvertisePort = "", 0
+	if m.cfg.AdvertiseAddr != "" {
+		aip, aport, _ := splitAdvertise(m.cfg.AdvertiseAddr)
+		mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
+	}
+	mc.Label, mc.SkipInboundLabelCheck = m.cfg.Label, false
+	mc.SecretKey, mc.Keyring = nil, m.keyring
+	mc.Delegate = &delegate{m: m}
+	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = 0, 0, 0
+	mc.Events = &eventDelegate{m: m}
+	mc.Conflict = &conflictDelegate{m: m}
+	mc.Merge = &mergeDelegate{m: m}
+	mc.Alive = aliveDelegate{}
+	mc.Ping = nil
+	mc.Logger, mc.LogOutput = logadapt.StdLogger(m.logger), nil
+	// A name whose holder was declared failed may be taken over at once by
+	// a node at another address: a restart on a new address.
+	mc.DeadNodeReclaimTime = time.Nanosecond
+	return &mc
+}
+
+// running returns memberlist if the node is running.
+func (m *Membership) running() (*memberlist.Memberlist, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case stateNew:
+		return nil, ErrNotStarted
+	case stateRunning:
+		return m.ml, nil
+	default:
+		return nil, ErrClosed
+	}
+}
+
+// Close stops the node without announcing a departure: the other members
+// detect it as failed. It is safe to call more than once and returns after
+// every goroutine the node started has exited and its sockets are closed.
+// Subscriptions are closed.
+func (m *Membership) Close() error {
+	m.closeOnce.Do(m.shutdown)
+	return nil
+}
+
+func (m *Membership) shutdown() {
+	m.mu.Lock()
+	m.state = stateClosed
+	ml := m.ml
+	m.mu.Unlock()
+	m.stopLoops()
+	if ml != nil {
+		m.mlMu.Lock()
+		_ = ml.Shutdown()
+		m.mlMu.Unlock()
+		m.logger.Info("gossip stopped")
+	}
+	m.hub.close()
+}
+
+// stopLoops cancels the background loops and waits for them. Shutting the
+// transport down also aborts any dial they are blocked in.
+func (m *Membership) stopLoops() {
+	m.stopOnce.Do(func() {
+		m.loopCancel()
+		m.loops.Wait()
+	})
+}
+
+// Leave departs gracefully and closes the node: it announces that it is
+// leaving, waits LeavePropagateDelay for that to spread, broadcasts its
+// leave, waits LeavePropagateDelay again, and closes. The other members
+// record a leave, not a failure. ctx bounds the waits; the node is closed
+// whatever the outcome.
+func (m *Membership) Leave(ctx context.Context) error {
+	m.mu.Lock()
+	state, ml := m.state, m.ml
+	if state == stateRunning {
+		m.state = stateLeaving
+	}
+	m.mu.Unlock()
+	switch state {
+	case stateNew:
+		return ErrNotStarted
+	case stateLeaving, stateClosed:
+		return ErrClosed
+	}
+	defer m.Close()
+	m.stopLoops()
+	timeout := m.timing.StreamTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(min(timeout, time.Until(d)), time.Millisecond)
+	}
+	if err := m.meta.markLeaving(); err == nil {
+		if err := ml.UpdateNode(timeout); err != nil {
+			m.logger.Debug("leaving flag not yet confirmed sent", "error", err)
+		}
+		if err := waitCtx(ctx, m.timing.LeavePropagateDelay); err != nil {
+			return fmt.Errorf("membership: leave: %w", err)
+		}
+	}
+	m.mlMu.Lock()
+	err := ml.Leave(timeout)
+	m.mlMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("membership: leave: %w", err)
+	}
+	m.logger.Info("left the cluster")
+	return waitCtx(ctx, m.timing.LeavePropagateDelay)
+}
+
+// waitCtx waits d or until ctx is done.
+func waitCtx(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Members returns every known member, sorted by name: alive ones, and
+// failed or left ones until they are reaped. It includes the local node.
+// It is the current truth to resynchronise from after missed events.
+func (m *Membership) Members() []Member {
+	var out []Member
+	m.hub.read(func(t *table) { out = t.members() })
+	return out
+}
+
+// Local returns the local node as the cluster sees it. Before Start its
+// address is unset and its Status is StatusNone.
+func (m *Membership) Local() Member {
+	var (
+		member Member
+		ok     bool
+	)
+	m.hub.read(func(t *table) { member, ok = t.get(m.cfg.Name) })
+	if ok {
+		return member
+	}
+	meta := m.meta.current()
+	return Member{Name: m.cfg.Name, Role: meta.Role, RPCAddr: meta.RPCAddr, Protocol: meta.Protocol, Tags: meta.Tags}
+}
+
+// Subscribe returns a subscription to membership events with a queue of
+// queueSize events (DefaultQueueSize when queueSize <= 0). It may be called
+// before Start, to see the local node's own join. Subscribe first, then
+// read Members, to miss nothing: a member may then appear in both. See
+// Subscription for the delivery contract.
+func (m *Membership) Subscribe(queueSize int) *Subscription {
+	return m.hub.subscribe(queueSize)
+}
+
+// alone reports whether no other member is alive.
+func (m *Membership) alone() bool {
+	var n int
+	m.hub.read(func(t *table) { n = len(t.withStatus(StatusAlive)) })
+	return n == 0
+}

@@ -96,7 +96,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		CommitIndex:  st.CommitIndex,
 		AppliedIndex: st.AppliedIndex,
 	}
-	if l := a.node.Leader(); l.ID != "" {
+	if l := st.Leader; l.ID != "" {
 		out.Leader = &leaderJSON{ID: l.ID, Addr: l.Addr, Term: l.Term}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), min(a.timeout, healthTimeout))

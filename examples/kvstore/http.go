@@ -25,7 +25,6 @@ type backend interface {
 	Query(ctx context.Context, level consensus.ReadLevel, q []byte) ([]byte, error)
 	Members() []membership.Member
 	Local() membership.Member
-	Leader() consensus.LeaderInfo
 	Health(ctx context.Context) (cluster.Health, error)
 	Status() consensus.Status
 }

@@ -172,7 +172,7 @@ func TestAPIClusterEndpoints(t *testing.T) {
 	var st statusJSON
 	waitFor(t, 30*time.Second, func() bool {
 		code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/status", nil)
-		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Health != nil
+		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Leader != nil && st.Health != nil
 	}, "status shows a healthy leader")
 	require.Equal(t, node.Name(), st.Node.Name)
 	require.Equal(t, "test", st.HTTPAddr)

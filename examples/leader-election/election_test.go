@@ -110,7 +110,7 @@ func (p *proc) startOnce() error {
 	require.NoError(p.t, cmd.Start())
 	ready, done := make(chan struct{}), make(chan struct{})
 	p.cmd, p.done = cmd, done
-	go p.read(p.instance, bufio.NewScanner(stdout), ready, done)
+	go p.read(cmd, p.instance, bufio.NewScanner(stdout), ready, done)
 	select {
 	case <-ready:
 		return nil
@@ -124,7 +124,7 @@ func (p *proc) startOnce() error {
 }
 
 // read passes every line to the recorder, then waits for the process.
-func (p *proc) read(instance string, sc *bufio.Scanner, ready, done chan struct{}) {
+func (p *proc) read(cmd *exec.Cmd, instance string, sc *bufio.Scanner, ready, done chan struct{}) {
 	defer close(done)
 	var once sync.Once
 	for sc.Scan() {
@@ -134,7 +134,7 @@ func (p *proc) read(instance string, sc *bufio.Scanner, ready, done chan struct{
 		}
 		p.rec.line(instance, line)
 	}
-	_ = p.cmd.Wait()
+	_ = cmd.Wait()
 	p.rec.exited(instance)
 }
 

@@ -70,7 +70,7 @@ func New(cfg Config) (*Node, error) {
 		n.cons = cons
 	} else {
 		client, err := consensus.NewClient(consensus.ClientConfig{
-			Network: cfg.Network, TLS: cfg.ClientTLS, Logger: n.logger,
+			Network: cfg.Network, TLS: cfg.ClientTLS, Logger: n.logger.With("component", "client"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -103,7 +103,7 @@ func (n *Node) consensusConfig() consensus.Config {
 	c.Network = n.cfg.Network
 	c.TLS = sc.TLS
 	c.Profile = n.cfg.Profile.consensus()
-	c.Logger = n.logger.With("component", "consensus")
+	c.Logger = logadapt.OrDiscard(n.cfg.Logger).With("component", "consensus") // consensus adds the node
 	return c
 }
 
@@ -123,7 +123,7 @@ func (n *Node) membershipConfig(rpcAddr string) membership.Config {
 	c.Tags = n.cfg.Tags
 	c.Profile = n.cfg.Profile.membership()
 	c.Network = n.cfg.Network
-	c.Logger = n.logger
+	c.Logger = logadapt.OrDiscard(n.cfg.Logger) // membership adds its own component and node
 	c.Role = membership.RoleClient
 	c.RPCAddr = ""
 	c.SystemTags = nil

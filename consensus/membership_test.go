@@ -34,9 +34,11 @@ func TestMembershipChangesFromFollower(t *testing.T) {
 
 	// Added at a wrong address first, then the address is updated.
 	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", "127.0.0.1:1"))
-	s, ok := c.serverOf(f, "n3")
-	require.True(t, ok)
-	require.Equal(t, Server{ID: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}, s)
+	// The change is committed; the follower learns of it on the next append.
+	waitFor(t, 10*time.Second, func() bool {
+		s, _ := c.serverOf(f, "n3")
+		return s == Server{ID: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}
+	}, "n3 as a non-voter at the first address")
 	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", joiner.Addr()))
 	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Addr == joiner.Addr() }, "address update")
 

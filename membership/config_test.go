@@ -101,7 +101,9 @@ func TestConfigErrorsWrapCauses(t *testing.T) {
 
 func TestValidConfigVariants(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
-		"seeds":        func(c *Config) { c.Seeds = []string{"10.0.0.1:7946", "10.0.0.2", "node.example.com", "[::1]:7000", "::1"} },
+		"seeds": func(c *Config) {
+			c.Seeds = []string{"10.0.0.1:7946", "10.0.0.2", "node.example.com", "[::1]:7000", "::1"}
+		},
 		"advertise ip": func(c *Config) { c.AdvertiseAddr = "10.1.1.1" },
 		"advertise":    func(c *Config) { c.AdvertiseAddr = "10.1.1.1:9000" },
 		"ipv6 bind":    func(c *Config) { c.BindAddr = "[::1]:0" },

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -44,13 +45,17 @@ func (m *Membership) initialJoin(ctx context.Context) error {
 	if len(m.cfg.Seeds) == 0 {
 		return nil
 	}
+	m.joining.Store(true) // the background rejoin waits for this loop
+	defer m.joining.Store(false)
 	for {
 		n, err := m.joinSeeds(ctx, false)
 		switch {
+		case errors.Is(err, ErrNameConflict):
+			// Checked first: probing the holder of our name exchanges
+			// gossip with it, so we may no longer be alone.
+			return err
 		case n > 0 || !m.alone():
 			return nil
-		case errors.Is(err, ErrNameConflict):
-			return err
 		case !m.cfg.WaitForJoin:
 			m.logger.Warn("no seed answered; retrying in the background", "error", err)
 			return nil
@@ -163,7 +168,7 @@ func (m *Membership) joinAddrs(ctx context.Context, addrs []string) (int, error)
 	}
 	var (
 		joined int
-		errs   []error
+		errs   joinErrors
 	)
 	for _, addr := range addrs {
 		if err := ctx.Err(); err != nil {
@@ -171,26 +176,59 @@ func (m *Membership) joinAddrs(ctx context.Context, addrs []string) (int, error)
 			break
 		}
 		start := time.Now()
-		if _, err := ml.Join([]string{addr}); err == nil {
+		_, err := ml.Join([]string{addr})
+		if err == nil {
 			joined++
 			continue
-		} else if c := m.conflicts.find(addr, start); c != nil {
-			err = m.checkConflict(c)
-			if errors.Is(err, ErrNameConflict) {
-				return joined, err
-			}
-			errs = append(errs, err)
-		} else {
-			errs = append(errs, err)
 		}
+		err = m.explainJoinError(addr, start, err)
+		if errors.Is(err, ErrNameConflict) {
+			return joined, err
+		}
+		errs = append(errs, err)
 	}
 	if joined > 0 {
 		m.requestSync()
 		return joined, nil
 	}
-	return 0, fmt.Errorf("%w (check that the addresses are reachable and use the same Label and Keys): %w",
-		ErrJoinFailed, errors.Join(errs...))
+	return 0, fmt.Errorf("%w: %w", ErrJoinFailed, errs)
 }
+
+// errHungUp explains a peer that closed the stream without answering.
+var errHungUp = errors.New("the peer closed the connection without answering, " +
+	"which it does when its cluster Label or gossip encryption differs from this node's")
+
+// explainJoinError turns memberlist's error for one address into a precise
+// one: a name conflict, a peer that hung up, or memberlist's own message.
+func (m *Membership) explainJoinError(addr string, start time.Time, err error) error {
+	if c := m.conflicts.find(addr, start); c != nil {
+		return m.checkConflict(c)
+	}
+	m.mu.Lock()
+	tr := m.tr
+	m.mu.Unlock()
+	if tr != nil && tr.hungUpSince(addr, start) {
+		return fmt.Errorf("%s: %w", addr, errHungUp)
+	}
+	// memberlist reports a one-address join as a one-element list.
+	if w, ok := err.(interface{ WrappedErrors() []error }); ok && len(w.WrappedErrors()) == 1 {
+		err = w.WrappedErrors()[0]
+	}
+	return err
+}
+
+// joinErrors is the per-address errors of a join, on one line.
+type joinErrors []error
+
+func (e joinErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e joinErrors) Unwrap() []error { return e }
 
 // checkConflict decides what a refused join for a name conflict means. If
 // the name is ours and its holder at the other address does not answer, it

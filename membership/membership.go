@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -39,6 +40,7 @@ type Membership struct {
 	lookup  func(ctx context.Context, host string) ([]string, error)
 
 	conflicts conflictLog
+	joining   atomic.Bool // Start's initial join is in progress
 
 	mu    sync.Mutex // guards state, ml, tr
 	state lifecycle

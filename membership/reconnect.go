@@ -42,7 +42,7 @@ func (m *Membership) maintainLoop() {
 // rejoinSeeds joins the seeds that are not alive members, when the node is
 // alone or misses someone.
 func (m *Membership) rejoinSeeds() {
-	if len(m.cfg.Seeds) == 0 {
+	if len(m.cfg.Seeds) == 0 || m.joining.Load() {
 		return
 	}
 	alone := m.alone()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -51,9 +53,13 @@ type transport struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu    sync.Mutex // guards conns
-	conns map[*trackedConn]struct{}
+	mu     sync.Mutex // guards conns and hungUp
+	conns  map[*trackedConn]struct{}
+	hungUp map[netip.AddrPort]time.Time // dialed peers that closed before sending a byte
 }
+
+// maxHungUp bounds the hungUp map.
+const maxHungUp = 64
 
 var _ memberlist.NodeAwareTransport = (*transport)(nil)
 
@@ -77,6 +83,7 @@ func newTransport(network netx.Network, bindAddr string, logger *slog.Logger) (*
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[*trackedConn]struct{}),
+		hungUp:   make(map[netip.AddrPort]time.Time),
 	}
 	if err := t.bind(host, port); err != nil {
 		cancel()
@@ -229,7 +236,39 @@ func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return t.track(conn)
+	tc, err := t.track(conn)
+	if err != nil {
+		return nil, err
+	}
+	if ap, err := netip.ParseAddrPort(a.Addr); err == nil {
+		tc.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return tc, nil
+}
+
+// noteHungUp records that the dialed peer closed a stream without sending
+// anything, which memberlist does to a stream whose cluster label or
+// encryption it does not accept.
+func (t *transport) noteHungUp(peer netip.AddrPort) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.hungUp) >= maxHungUp {
+		clear(t.hungUp)
+	}
+	t.hungUp[peer] = time.Now()
+}
+
+// hungUpSince reports whether a stream dialed to addr was closed by the
+// peer without a byte since the given time.
+func (t *transport) hungUpSince(addr string, since time.Time) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.hungUp[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
+	return ok && !at.Before(since)
 }
 
 // Shutdown implements memberlist.Transport: it closes the sockets and every
@@ -324,7 +363,7 @@ func (t *transport) pause(backoff *time.Duration) bool {
 }
 
 // track registers conn so that Shutdown closes it.
-func (t *transport) track(conn net.Conn) (net.Conn, error) {
+func (t *transport) track(conn net.Conn) (*trackedConn, error) {
 	tc := &trackedConn{Conn: conn, t: t}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -336,12 +375,25 @@ func (t *transport) track(conn net.Conn) (net.Conn, error) {
 	return tc, nil
 }
 
-// trackedConn removes itself from its transport when closed.
+// trackedConn removes itself from its transport when closed. For a dialed
+// connection it notes a peer that hangs up without answering.
 type trackedConn struct {
 	net.Conn
 	t    *transport
+	peer netip.AddrPort // set for dialed connections
+	got  atomic.Bool    // a byte was read
 	once sync.Once
 	err  error
+}
+
+func (c *trackedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.got.Store(true)
+	} else if errors.Is(err, io.EOF) && c.peer.IsValid() && !c.got.Load() {
+		c.t.noteHungUp(c.peer)
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {

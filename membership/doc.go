@@ -1,0 +1,125 @@
+// Package membership gives a Go service a live list of its peers: nodes find
+// each other from a few seeds, advertise a role, an RPC address and tags,
+// detect failures, and merge again after a network partition. It runs gossip
+// (hashicorp/memberlist: SWIM with Lifeguard) over sockets opened through a
+// netx.Network, and it knows nothing of Raft: the cluster package builds
+// consensus on top of it.
+//
+// # Usage
+//
+//	cfg := membership.DefaultConfig()         // LAN profile, 0.0.0.0:7946
+//	cfg.Name = "web-1"                        // unique in the cluster
+//	cfg.Seeds = []string{"10.0.0.2", "gossip.internal:7946"}
+//	cfg.Tags = map[string]string{"zone": "a"}
+//	m, err := membership.New(cfg)             // validates; opens nothing
+//	if err != nil { ... }
+//	sub := m.Subscribe(0)                     // before Start: see everything
+//	if err := m.Start(ctx); err != nil { ... } // binds, joins the seeds
+//	defer m.Close()                           // stops; peers see a failure
+//
+//	go func() {
+//		for ev := range sub.Events() {
+//			log.Printf("%s %s at %s", ev.Type, ev.Member.Name, ev.Member.Address())
+//		}
+//	}()
+//	for _, p := range m.Members() { ... }     // the current truth
+//	m.SetTags(map[string]string{"zone": "a", "version": "2"})
+//	m.Leave(ctx)                              // peers see a leave, not a failure
+//
+// # Lifecycle
+//
+// [New] validates the [Config] (every bad field is reported by name) and
+// starts nothing. [Membership.Start] binds the UDP and TCP gossip port
+// (":0" picks one; [Membership.Local] reports it) and joins the seeds.
+// [Membership.Close] stops without announcing anything and returns once every
+// goroutine the node started has exited and its sockets are closed;
+// [Membership.Leave] first tells the cluster the node is leaving.
+//
+// # Events
+//
+// A [Subscription] receives an [Event] for every change of the member list:
+// EventJoin (a member became alive), EventUpdate (an alive member changed its
+// tags, role or RPC address), EventLeave (it left gracefully), EventFailed
+// (failure detection declared it unreachable) and EventReap (a failed or left
+// member was forgotten after its timeout). The local node's own changes are
+// included.
+//
+// The delivery contract:
+//
+//  1. Gossip never waits for a subscriber. Each subscription has a bounded
+//     queue, drained into its channel by a goroutine of its own; when the
+//     queue is full, new events are dropped and counted
+//     ([Subscription.Dropped]).
+//  2. Events for one member arrive in the order they happened, and the
+//     member list ([Membership.Members]) already reflects an event when it
+//     is delivered.
+//  3. A subscriber that sees Dropped grow, or that starts late, resynchronises
+//     from Members: it is the current truth. Subscribe first, then read
+//     Members, and nothing is missed (a member may be seen twice).
+//  4. Close on the subscription or on the Membership closes the channel;
+//     events still queued are discarded.
+//
+// # Joining and healing
+//
+// Seeds are "host:port" or "host" (port [DefaultPort]); host names are
+// resolved again at every attempt. Without [Config.WaitForJoin], Start returns
+// even if no seed answers (the first node of a cluster), and the node keeps
+// trying the seeds every Timing.RejoinInterval while it has no other alive
+// member. With it, Start waits for a first successful join, bounded by its
+// context.
+//
+// After every successful join the node exchanges full state directly with
+// every member it knows, then with a few random ones, so nodes started
+// together converge in well under a second instead of waiting up to a
+// push-pull interval for gossip that missed one of them.
+//
+// memberlist forgets a failed member after GossipToTheDeadTime and never
+// contacts it again, so two halves of a long partition would stay apart.
+// This package keeps failed members listed until Timing.ReconnectTimeout and
+// tries one of them every Timing.ReconnectInterval (jittered), and tries the
+// seeds while any member is failed; the first exchange that gets through
+// merges the halves.
+//
+// # Metadata and tags
+//
+// Each node advertises its [Role], its RPC address, the membership
+// [ProtocolVersion] and its tags in memberlist's node metadata, which is
+// limited to [MetaMaxSize] (512) bytes. Exceeding the limit is an error from
+// New and from [Membership.SetTags], never a truncation. Tag keys starting
+// with [ReservedTagPrefix] belong to Conclave's own packages, which set them
+// through [Config.SystemTags] and [Membership.SetSystemTags]; [Member.Tags]
+// shows both kinds. Metadata from the network is validated: a node whose
+// metadata does not decode is not admitted.
+//
+// # Security
+//
+// [Config.Keys] turns on memberlist's AES-GCM encryption and authentication
+// of all gossip; [Membership.InstallKey], [Membership.UseKey] and
+// [Membership.RemoveKey] rotate keys (run each step on every node). A
+// [Config.Label] keeps clusters that share a network apart. A node with no
+// key, a wrong key or another label cannot join: Join and Start report why.
+// Encryption does not protect against replay or against a node that holds the
+// key.
+//
+// # Names
+//
+// A node name is unique. A node that tries to join under a name that a live
+// member holds at another address is refused on both sides, and its Start or
+// Join fails with a [*NameConflictError] naming both addresses. A node that
+// restarts under its old name on a new address is admitted as soon as the
+// cluster has declared its previous incarnation failed: the new node sees
+// that the old address does not answer, keeps retrying, and then replaces
+// the old entry (with WaitForJoin, Start returns at that point).
+//
+// # Timing
+//
+// [LAN] (the default), [Local] (one machine: tests and demos) and [WAN]
+// select timing defaults; [Config.Timing] overrides them field by field and
+// [Membership.Timing] reports the values in effect. [Config.Memberlist] is an
+// escape hatch for memberlist settings not covered here.
+//
+// # Logging
+//
+// Records go to [Config.Logger] with the attributes component=membership and
+// node=<name>; memberlist's own log lines are routed there at their levels.
+package membership

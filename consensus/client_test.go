@@ -37,6 +37,11 @@ func TestClientThroughFollower(t *testing.T) {
 		return err == nil && string(res) == "2"
 	}, "stale query on the follower")
 
+	// A request already forwarded once is never forwarded again.
+	_, err = cl.remote.apply(ctx, addr, true, []byte("set:x=loop"))
+	var nle *NotLeaderError
+	require.ErrorAs(t, err, &nle)
+
 	st, err := cl.Status(ctx, addr)
 	require.NoError(t, err)
 	require.Equal(t, StateFollower, st.State)

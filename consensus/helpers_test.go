@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 //
 //	"set:key=value"  sets key, returns the previous value
 //	"err:message"    returns an error with that message
+//	"block:"         waits for gate to close
 //	query "get:key"  returns the value
 type kvFSM struct {
 	mu       sync.RWMutex
@@ -38,6 +39,8 @@ type kvFSM struct {
 	// is the largest single read, to check the stream is not one buffer.
 	restoreReads   atomic.Int64
 	restoreMaxRead atomic.Int64
+	// gate, when set, holds "block:" commands until it is closed.
+	gate chan struct{}
 }
 
 func newKV() *kvFSM { return &kvFSM{data: make(map[string]string)} }
@@ -55,6 +58,11 @@ func (f *kvFSM) Apply(cmd []byte) ([]byte, error) {
 		return []byte(prev), nil
 	case "err":
 		return nil, errors.New(arg)
+	case "block":
+		if f.gate != nil {
+			<-f.gate
+		}
+		return []byte("unblocked"), nil
 	default:
 		return nil, fmt.Errorf("unknown op %q", op)
 	}

@@ -58,6 +58,11 @@ func TestMembershipChangesFromFollower(t *testing.T) {
 	old := c.waitReadyLeader()
 	require.NoError(t, c.nodes[f].LeadershipTransfer(ctx))
 	waitFor(t, 20*time.Second, func() bool { l := c.leader(); return l >= 0 && l != old }, "leadership moves")
+
+	// To a chosen server.
+	target := c.follower()
+	require.NoError(t, c.nodes[c.follower()].LeadershipTransferTo(ctx, c.nodes[target].ID()))
+	waitFor(t, 20*time.Second, func() bool { return c.leader() == target }, "leadership moves to %s", c.nodes[target].ID())
 }
 
 func TestLeaveFollowerThenLeader(t *testing.T) {

@@ -76,3 +76,38 @@ func TestKillLeaderKeepsAckedWrites(t *testing.T) {
 		}))
 	}
 }
+
+// A write whose result does not come back before the deadline is reported
+// as possibly executed, on the leader and through a follower.
+func TestOutcomeUnknownWhenResultLost(t *testing.T) {
+	gate := make(chan struct{})
+	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.StateMachine.(*kvFSM).gate = gate })
+	defer close(gate) // before the cluster closes: Close drains in-flight writes
+	l, f := c.waitReadyLeader(), c.follower()
+	for _, i := range []int{l, f} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := c.nodes[i].Apply(ctx, []byte("block:"))
+		cancel()
+		require.ErrorIs(t, err, ErrOutcomeUnknown, "node %d", i)
+		require.NotErrorIs(t, err, ErrNoLeader)
+	}
+}
+
+// With no leader reachable a write fails with ErrNoLeader once ctx ends;
+// it never ran.
+func TestNoLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	f := c.follower()
+	for i := range c.nodes {
+		if i != f {
+			require.NoError(t, c.nodes[i].Close())
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return c.nodes[f].Leader() == LeaderInfo{} }, "leader lost")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := c.nodes[f].Apply(ctx, []byte("set:a=1"))
+	require.ErrorIs(t, err, ErrNoLeader)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+}

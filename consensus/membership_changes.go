@@ -42,7 +42,7 @@ type Server struct {
 
 // Configuration returns the latest Raft configuration this node knows of,
 // which may not be committed yet. It does not block; ctx is reserved.
-func (n *Node) Configuration(_ context.Context) ([]Server, error) {
+func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
 	if err := n.usable(); err != nil {
 		return nil, err
 	}

@@ -1,9 +1,12 @@
 package membership
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // Join sync. memberlist spreads a new member by gossip, which occasionally
@@ -65,29 +68,33 @@ func (m *Membership) syncRound(round int) {
 	if err != nil {
 		return
 	}
+	began := time.Now()
 	var alive []Member
 	m.hub.read(func(t *table) { alive = t.withStatus(StatusAlive) })
+	m.exchange(m.loopCtx, ml, syncTargets(alive, round, rand.Perm))
+	m.logger.Debug("join sync round done", "round", round, "members", len(alive), "took", time.Since(began))
+}
+
+// exchange runs a join state exchange with each address, syncWorkers at a
+// time, until done or ctx is cancelled.
+func (m *Membership) exchange(ctx context.Context, ml *memberlist.Memberlist, addrs []string) {
 	targets := make(chan string)
-	began := time.Now()
-	defer func() {
-		m.logger.Debug("join sync round done", "round", round, "members", len(alive), "took", time.Since(began))
-	}()
 	var wg sync.WaitGroup
 	for range syncWorkers {
 		wg.Go(func() {
 			for addr := range targets {
 				if _, err := ml.Join([]string{addr}); err != nil {
-					m.logger.Debug("join sync exchange failed", "address", addr, "error", err)
+					m.logger.Debug("state exchange failed", "address", addr, "error", err)
 				}
 			}
 		})
 	}
 	defer wg.Wait()
 	defer close(targets)
-	for _, addr := range syncTargets(alive, round, rand.Perm) {
+	for _, addr := range addrs {
 		select {
 		case targets <- addr:
-		case <-m.loopCtx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}

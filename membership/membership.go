@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -259,11 +260,12 @@ func (m *Membership) stopLoops() {
 	})
 }
 
-// Leave departs gracefully and closes the node: it announces that it is
-// leaving, waits LeavePropagateDelay for that to spread, broadcasts its
-// leave, waits LeavePropagateDelay again, and closes. The other members
-// record a leave, not a failure. ctx bounds the waits; the node is closed
-// whatever the outcome.
+// Leave departs gracefully and closes the node. It sets a leaving flag in
+// its metadata and hands that directly to every alive member (up to 64; the
+// rest learn it by gossip), broadcasts its leave, waits LeavePropagateDelay
+// for the broadcast to spread, and closes. The others record a leave, not a
+// failure, even if the broadcast misses them. ctx bounds the whole; the node
+// is closed whatever the outcome.
 func (m *Membership) Leave(ctx context.Context) error {
 	m.mu.Lock()
 	state, ml := m.state, m.ml
@@ -283,14 +285,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(d)), time.Millisecond)
 	}
-	if err := m.meta.markLeaving(); err == nil {
-		if err := ml.UpdateNode(timeout); err != nil {
-			m.logger.Debug("leaving flag not yet confirmed sent", "error", err)
-		}
-		if err := waitCtx(ctx, m.timing.LeavePropagateDelay); err != nil {
-			return fmt.Errorf("membership: leave: %w", err)
-		}
-	}
+	m.announceLeaving(ctx, ml, timeout)
 	m.mlMu.Lock()
 	err := ml.Leave(timeout)
 	m.mlMu.Unlock()
@@ -299,6 +294,21 @@ func (m *Membership) Leave(ctx context.Context) error {
 	}
 	m.logger.Info("left the cluster")
 	return waitCtx(ctx, m.timing.LeavePropagateDelay)
+}
+
+// announceLeaving sets the leaving flag and makes sure the alive members
+// have it before the leave itself is broadcast.
+func (m *Membership) announceLeaving(ctx context.Context, ml *memberlist.Memberlist, timeout time.Duration) {
+	if err := m.meta.markLeaving(); err != nil {
+		m.logger.Warn("cannot set the leaving flag; peers may record a failure", "error", err)
+		return
+	}
+	if err := ml.UpdateNode(timeout); err != nil {
+		m.logger.Debug("leaving flag not yet confirmed sent", "error", err)
+	}
+	var alive []Member
+	m.hub.read(func(t *table) { alive = t.withStatus(StatusAlive) })
+	m.exchange(ctx, ml, syncTargets(alive, 0, rand.Perm))
 }
 
 // waitCtx waits d or until ctx is done.

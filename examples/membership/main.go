@@ -1,0 +1,222 @@
+// Command membership shows gossip membership on its own: five nodes in one
+// process, on the loopback interface, form a cluster, detect a crashed node
+// and record a graceful leave. It prints what happens with timings and exits
+// with status 0 only if every step behaved as claimed.
+//
+//	go run ./examples/membership
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/conclave-go/conclave/membership"
+)
+
+const (
+	nodes = 5
+	// stepTimeout bounds each step; on one machine each takes about a second.
+	stepTimeout = 15 * time.Second
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "membership:", err)
+		os.Exit(1)
+	}
+}
+
+// run plays the scenario and returns an error if any step did not happen in
+// time.
+func run(ctx context.Context, out io.Writer) error {
+	began := time.Now()
+	cluster, err := startCluster(ctx, out)
+	defer func() {
+		for _, m := range cluster {
+			_ = m.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "formed: every node sees %d alive members, %v after the first start\n",
+		nodes, since(began))
+
+	watch := cluster[0].Subscribe(0)
+	defer watch.Close()
+	go printEvents(out, watch)
+
+	crashed, leaver, rest := cluster[4], cluster[3], cluster[:3]
+	if err := crash(ctx, out, crashed, cluster[:4]); err != nil {
+		return err
+	}
+	if err := leave(ctx, out, leaver, rest); err != nil {
+		return err
+	}
+	if err := check(rest, crashed.Local().Name, leaver.Local().Name); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "done in %v: %d alive, one failed, one left, as expected\n", since(began), len(rest))
+	return nil
+}
+
+// startCluster starts the nodes one after another, each joining the first,
+// and waits until all of them see each other.
+func startCluster(ctx context.Context, out io.Writer) ([]*membership.Membership, error) {
+	var started []*membership.Membership
+	for i := range nodes {
+		cfg := membership.DefaultConfig()
+		cfg.Name = fmt.Sprintf("node-%d", i+1)
+		cfg.BindAddr = "127.0.0.1:0"
+		cfg.Profile = membership.Local
+		cfg.Tags = map[string]string{"index": fmt.Sprint(i + 1)}
+		if i > 0 {
+			cfg.Seeds = []string{started[0].Local().Address()}
+			cfg.WaitForJoin = true
+		}
+		m, err := membership.New(cfg)
+		if err != nil {
+			return started, err
+		}
+		if err := m.Start(ctx); err != nil {
+			return started, fmt.Errorf("start %s: %w", cfg.Name, err)
+		}
+		started = append(started, m)
+		fmt.Fprintf(out, "started %s on %s\n", cfg.Name, m.Local().Address())
+	}
+	err := waitUntil(ctx, "the cluster to form", func() bool {
+		for _, m := range started {
+			if count(m, membership.StatusAlive) != nodes {
+				return false
+			}
+		}
+		return true
+	})
+	return started, err
+}
+
+// crash stops a node without leaving and waits until every other node has
+// declared it failed.
+func crash(ctx context.Context, out io.Writer, victim *membership.Membership, others []*membership.Membership) error {
+	name := victim.Local().Name
+	fmt.Fprintf(out, "crashing %s (closed without leaving)\n", name)
+	at := time.Now()
+	if err := victim.Close(); err != nil {
+		return err
+	}
+	if err := waitUntil(ctx, name+" to be declared failed", allSee(others, name, membership.StatusFailed)); err != nil {
+		return fmt.Errorf("%w (%s)", err, describe(others, name))
+	}
+	fmt.Fprintf(out, "%s declared failed by all %d other nodes after %v\n", name, len(others), since(at))
+	return nil
+}
+
+// leave makes a node leave gracefully and waits until every other node has
+// recorded the leave.
+func leave(ctx context.Context, out io.Writer, leaver *membership.Membership, others []*membership.Membership) error {
+	name := leaver.Local().Name
+	fmt.Fprintf(out, "%s leaving gracefully\n", name)
+	at := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := leaver.Leave(lctx); err != nil {
+		return fmt.Errorf("leave %s: %w", name, err)
+	}
+	if err := waitUntil(ctx, name+" to be seen as left", allSee(others, name, membership.StatusLeft)); err != nil {
+		return fmt.Errorf("%w (%s)", err, describe(others, name))
+	}
+	fmt.Fprintf(out, "%s seen as left (not failed) by all %d other nodes after %v\n", name, len(others), since(at))
+	return nil
+}
+
+// check verifies the final view of every remaining node.
+func check(rest []*membership.Membership, failed, left string) error {
+	for _, m := range rest {
+		if n := count(m, membership.StatusAlive); n != len(rest) {
+			return fmt.Errorf("%s sees %d alive members, want %d", m.Local().Name, n, len(rest))
+		}
+		if s := status(m, failed); s != membership.StatusFailed {
+			return fmt.Errorf("%s sees %s as %s, want failed", m.Local().Name, failed, s)
+		}
+		if s := status(m, left); s != membership.StatusLeft {
+			return fmt.Errorf("%s sees %s as %s, want left", m.Local().Name, left, s)
+		}
+	}
+	return nil
+}
+
+// printEvents prints what the first node observes.
+func printEvents(out io.Writer, sub *membership.Subscription) {
+	for ev := range sub.Events() {
+		fmt.Fprintf(out, "  node-1 observed: %s\n", ev)
+	}
+}
+
+func allSee(nodes []*membership.Membership, name string, want membership.Status) func() bool {
+	return func() bool {
+		for _, m := range nodes {
+			if status(m, name) != want {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// describe says how each node sees name.
+func describe(nodes []*membership.Membership, name string) string {
+	var parts []string
+	for _, m := range nodes {
+		parts = append(parts, fmt.Sprintf("%s sees it %s", m.Local().Name, status(m, name)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func status(m *membership.Membership, name string) membership.Status {
+	for _, member := range m.Members() {
+		if member.Name == name {
+			return member.Status
+		}
+	}
+	return membership.StatusNone
+}
+
+func count(m *membership.Membership, s membership.Status) int {
+	n := 0
+	for _, member := range m.Members() {
+		if member.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds, stepTimeout passes or ctx is done.
+func waitUntil(ctx context.Context, what string, cond func() bool) error {
+	deadline := time.Now().Add(stepTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", stepTimeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("interrupted waiting for %s", what), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -318,24 +318,33 @@ func validateProfile(p Profile) error {
 }
 
 func validateTiming(t Timing) error {
-	durs := map[string]int64{
-		"ProbeInterval": int64(t.ProbeInterval), "ProbeTimeout": int64(t.ProbeTimeout),
-		"GossipInterval": int64(t.GossipInterval), "GossipToTheDeadTime": int64(t.GossipToTheDeadTime),
-		"PushPullInterval": int64(t.PushPullInterval), "StreamTimeout": int64(t.StreamTimeout),
-		"RejoinInterval": int64(t.RejoinInterval), "ReconnectInterval": int64(t.ReconnectInterval),
-		"ReconnectTimeout": int64(t.ReconnectTimeout), "TombstoneTimeout": int64(t.TombstoneTimeout),
-		"ReapInterval": int64(t.ReapInterval), "JoinSyncInterval": int64(t.JoinSyncInterval),
-		"LeavePropagateDelay": int64(t.LeavePropagateDelay),
-		"SuspicionMult":       int64(t.SuspicionMult), "SuspicionMaxTimeoutMult": int64(t.SuspicionMaxTimeoutMult),
-		"IndirectChecks": int64(t.IndirectChecks), "GossipNodes": int64(t.GossipNodes),
-		"RetransmitMult": int64(t.RetransmitMult),
-	}
-	for _, name := range slices.Sorted(maps.Keys(durs)) {
-		if durs[name] < 0 {
-			return fieldError("Timing."+name, "must not be negative (zero means the profile's value)")
+	for _, f := range timingFields(t) {
+		if f.v < 0 && f.name != "JoinSyncRounds" {
+			return fieldError("Timing."+f.name, "must not be negative (zero means the profile's value)")
 		}
 	}
 	return nil
+}
+
+// namedValue is one Timing field, for validation.
+type namedValue struct {
+	name string
+	v    int64
+}
+
+func timingFields(t Timing) []namedValue {
+	return []namedValue{
+		{"ProbeInterval", int64(t.ProbeInterval)}, {"ProbeTimeout", int64(t.ProbeTimeout)},
+		{"SuspicionMult", int64(t.SuspicionMult)}, {"SuspicionMaxTimeoutMult", int64(t.SuspicionMaxTimeoutMult)},
+		{"IndirectChecks", int64(t.IndirectChecks)}, {"GossipInterval", int64(t.GossipInterval)},
+		{"GossipNodes", int64(t.GossipNodes)}, {"GossipToTheDeadTime", int64(t.GossipToTheDeadTime)},
+		{"RetransmitMult", int64(t.RetransmitMult)}, {"PushPullInterval", int64(t.PushPullInterval)},
+		{"StreamTimeout", int64(t.StreamTimeout)}, {"RejoinInterval", int64(t.RejoinInterval)},
+		{"ReconnectInterval", int64(t.ReconnectInterval)}, {"ReconnectTimeout", int64(t.ReconnectTimeout)},
+		{"TombstoneTimeout", int64(t.TombstoneTimeout)}, {"ReapInterval", int64(t.ReapInterval)},
+		{"JoinSyncRounds", int64(t.JoinSyncRounds)}, {"JoinSyncInterval", int64(t.JoinSyncInterval)},
+		{"LeavePropagateDelay", int64(t.LeavePropagateDelay)},
+	}
 }
 
 func validateKeys(keys [][]byte) error {
@@ -380,20 +389,14 @@ func validateMemberlist(mc *memberlist.Config) error {
 // validateEffective checks the final timing, after the profile, the escape
 // hatch and the overrides were combined.
 func validateEffective(t Timing) error {
-	positive := []struct {
-		name string
-		v    int64
-	}{
-		{"ProbeInterval", int64(t.ProbeInterval)}, {"ProbeTimeout", int64(t.ProbeTimeout)},
-		{"GossipInterval", int64(t.GossipInterval)}, {"StreamTimeout", int64(t.StreamTimeout)},
-		{"GossipNodes", int64(t.GossipNodes)}, {"SuspicionMult", int64(t.SuspicionMult)},
-		{"RejoinInterval", int64(t.RejoinInterval)}, {"ReconnectInterval", int64(t.ReconnectInterval)},
-		{"ReconnectTimeout", int64(t.ReconnectTimeout)}, {"TombstoneTimeout", int64(t.TombstoneTimeout)},
-		{"ReapInterval", int64(t.ReapInterval)}, {"JoinSyncInterval", int64(t.JoinSyncInterval)},
+	mustBePositive := map[string]bool{
+		"ProbeInterval": true, "ProbeTimeout": true, "GossipInterval": true, "StreamTimeout": true,
+		"GossipNodes": true, "SuspicionMult": true, "RejoinInterval": true, "ReconnectInterval": true,
+		"ReconnectTimeout": true, "TombstoneTimeout": true, "ReapInterval": true, "JoinSyncInterval": true,
 	}
-	for _, p := range positive {
-		if p.v <= 0 {
-			return fieldError("Timing."+p.name, "must be positive after the profile and Memberlist are applied")
+	for _, f := range timingFields(t) {
+		if mustBePositive[f.name] && f.v <= 0 {
+			return fieldError("Timing."+f.name, "must be positive after the profile and Memberlist are applied")
 		}
 	}
 	return nil

@@ -49,6 +49,9 @@ func (m *Membership) initialJoin(ctx context.Context) error {
 	defer m.joining.Store(false)
 	for {
 		n, err := m.joinSeeds(ctx, false)
+		if n == 0 && err == nil {
+			err = errors.New("no seed other than this node's own address")
+		}
 		switch {
 		case errors.Is(err, ErrNameConflict):
 			// Checked first: probing the holder of our name exchanges

@@ -28,13 +28,13 @@ func TestMeasureDetectionAndHeal(t *testing.T) {
 				if p == LAN {
 					trials = 2
 				}
-				var detect []time.Duration
+				var detect, heal []time.Duration
 				for range trials {
 					detect = append(detect, measureDetection(t, p, n))
+					heal = append(heal, measureHeal(t, p, n))
 				}
-				heal := measureHeal(t, p, n)
-				fmt.Printf("profile=%s N=%d detection(kill -> all others see failed): %v; partition heal (heal -> all see %d alive): %v\n",
-					p, n, summarize(detect), n, heal.Round(time.Millisecond))
+				fmt.Printf("profile=%s N=%d\n  detection (kill -> every other node sees failed): %v\n  partition heal (heal -> every node sees %d alive): %v\n",
+					p, n, summarize(detect), n, summarize(heal))
 			})
 		}
 	}

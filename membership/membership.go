@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -145,6 +146,9 @@ func (m *Membership) Timing() Timing { return m.timing }
 // When Start fails the node is closed.
 func (m *Membership) Start(ctx context.Context) error {
 	if err := m.launch(); err != nil {
+		if !errors.Is(err, ErrAlreadyStarted) && !errors.Is(err, ErrClosed) {
+			_ = m.Close()
+		}
 		return err
 	}
 	if err := m.initialJoin(ctx); err != nil {
@@ -166,13 +170,11 @@ func (m *Membership) launch() error {
 	}
 	tr, err := newTransport(m.network, m.cfg.BindAddr, m.logger)
 	if err != nil {
-		m.state = stateClosed
 		return err
 	}
 	ml, err := memberlist.Create(m.finishConfig(tr))
 	if err != nil {
 		_ = tr.Shutdown()
-		m.state = stateClosed
 		return fmt.Errorf("membership: start memberlist: %w", err)
 	}
 	m.ml, m.tr, m.state = ml, tr, stateRunning

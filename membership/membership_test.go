@@ -302,3 +302,25 @@ func TestExplicitJoin(t *testing.T) {
 	_, err = b.Join(ctx, []string{a.Local().Address()})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func TestStartFailureClosesNode(t *testing.T) {
+	busy := startNode(t, testConfig("busy"))
+	cfg := testConfig("clash")
+	cfg.BindAddr = busy.Local().Address() // port taken
+	m, err := New(cfg)
+	require.NoError(t, err)
+	sub := m.Subscribe(1)
+	require.Error(t, m.Start(t.Context()))
+	_, ok := <-sub.Events()
+	require.False(t, ok, "a failed Start closes the node and its subscriptions")
+	require.ErrorIs(t, m.Start(t.Context()), ErrClosed)
+}
+
+func TestSeedListNamingOnlySelf(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := testConfig("first")
+	cfg.BindAddr = addr
+	cfg.Seeds = []string{addr, "localhost:" + strings.Split(addr, ":")[1]}
+	m := startNode(t, cfg)
+	require.Equal(t, 1, countStatus(m, StatusAlive), "the first node starts alone")
+}

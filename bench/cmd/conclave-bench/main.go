@@ -1,0 +1,393 @@
+// Command conclave-bench runs Conclave's performance suite side by side
+// with a hand-wired hashicorp/raft baseline and prints Markdown tables.
+//
+// Run it from the repository root:
+//
+//	go run ./bench/cmd/conclave-bench                  # every suite
+//	go run ./bench/cmd/conclave-bench -suite writes,reads -slice 2s
+//
+// See docs/PERFORMANCE.md for the suites and the figures.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/conclave-go/conclave/bench"
+	"github.com/conclave-go/conclave/cluster"
+)
+
+var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "flap", "detect", "pause", "heal", "footprint", "http"}
+
+type options struct {
+	suites       map[string]bool
+	slice        time.Duration
+	rounds       int
+	callers      []int
+	sizes        []int
+	readCallers  []int
+	trials       int
+	leaveTrials  int
+	gossipTrials int
+	gossipN      []int
+	profiles     []string
+	flapFor      time.Duration
+	httpClients  []int
+	kvstore      string
+	verbose      bool
+	out          io.Writer
+	log          *slog.Logger
+}
+
+func main() {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conclave-bench:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "conclave-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (options, error) {
+	var o options
+	suites := flag.String("suite", "all", "comma-separated suites: all or "+strings.Join(allSuites, ","))
+	flag.DurationVar(&o.slice, "slice", time.Second, "duration of one measurement slice")
+	flag.IntVar(&o.rounds, "rounds", 3, "slices per case, interleaved between the compared targets")
+	callers := flag.String("callers", "1,16,64,256", "concurrent writers")
+	sizes := flag.String("sizes", "64,4096", "command sizes in bytes")
+	readCallers := flag.String("read-callers", "1,64", "concurrent readers")
+	flag.IntVar(&o.trials, "trials", 20, "failover trials per profile")
+	flag.IntVar(&o.leaveTrials, "leave-trials", 5, "graceful leave trials per profile")
+	flag.IntVar(&o.gossipTrials, "gossip-trials", 3, "detection and heal trials per cluster size")
+	gossipN := flag.String("gossip-n", "3,10,30", "cluster sizes for detection, heal and footprint")
+	profiles := flag.String("profiles", "lan,local,fast200,fast150", "failover configurations: lan, local, fastNNN (heartbeat NNN ms)")
+	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
+	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
+	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
+	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
+	flag.Parse()
+	o.suites = map[string]bool{}
+	for _, s := range strings.Split(*suites, ",") {
+		if s == "all" {
+			for _, a := range allSuites {
+				o.suites[a] = true
+			}
+			continue
+		}
+		if !contains(allSuites, s) {
+			return o, fmt.Errorf("unknown suite %q", s)
+		}
+		o.suites[s] = true
+	}
+	var err error
+	for _, p := range []struct {
+		dst *[]int
+		s   string
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}} {
+		if *p.dst, err = ints(p.s); err != nil {
+			return o, err
+		}
+	}
+	o.profiles = strings.Split(*profiles, ",")
+	o.out = os.Stdout
+	if o.verbose {
+		o.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return o, nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(o options) error {
+	dir, err := os.MkdirTemp("", "conclave-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	machine(o.out)
+	steps := []struct {
+		name string
+		fn   func(context.Context, options, string) error
+	}{
+		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
+		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
+		{"footprint", footprint}, {"http", httpSuite},
+	}
+	for _, s := range steps {
+		if !o.suites[s.name] && !(s.name == "writes" && o.suites["reads"]) {
+			continue
+		}
+		t0 := time.Now()
+		if err := s.fn(ctx, o, filepath.Join(dir, s.name)); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(o.out, "\n_%s took %v; load average %s_\n", s.name, time.Since(t0).Round(time.Second), loadavg())
+	}
+	return nil
+}
+
+func machine(w io.Writer) {
+	cpu := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	fmt.Fprintf(w, "# conclave-bench\n\n%s; %d CPUs (%s); %s %s/%s; load average %s\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH, loadavg())
+}
+
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	return strings.Join(f[:3], " ")
+}
+
+func throughput(ctx context.Context, o options, dir string) error {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	env, err := bench.StartEnv(sctx, bench.EnvOptions{Dir: dir})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	var rows []bench.Row
+	if o.suites["writes"] {
+		rows = append(rows, env.Writes(ctx, o.callers, o.sizes, o.rounds, o.slice)...)
+	}
+	if o.suites["reads"] {
+		rows = append(rows, env.Reads(ctx, o.readCallers, o.rounds, o.slice)...)
+	}
+	fmt.Fprintf(o.out, "\n## Writes and reads (3 servers, bolt on disk, %d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return nil
+}
+
+func tuning(ctx context.Context, o options, dir string) error {
+	rows, err := bench.Tuning(ctx, dir, bench.DefaultVariants(), []int{1, 16, 256}, []int{64}, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## Storage and Raft settings, leader writes (%d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return nil
+}
+
+// failoverOptions maps a profile flag to options.
+func failoverOptions(name, dir string, o options) (bench.FailoverOptions, error) {
+	fo := bench.FailoverOptions{Name: name, Dir: filepath.Join(dir, name), Logger: o.log}
+	switch {
+	case name == "lan":
+		fo.Profile = cluster.ProfileLAN
+	case name == "local":
+		fo.Profile = cluster.ProfileLocal
+	case strings.HasPrefix(name, "fast"):
+		ms, err := strconv.Atoi(strings.TrimPrefix(name, "fast"))
+		if err != nil || ms < 10 {
+			return fo, fmt.Errorf("bad profile %q", name)
+		}
+		fo.Profile = cluster.ProfileLocal
+		fo.Raft = bench.FastRaft(time.Duration(ms) * time.Millisecond)
+	default:
+		return fo, fmt.Errorf("unknown profile %q", name)
+	}
+	return fo, nil
+}
+
+func failover(ctx context.Context, o options, dir string) error {
+	fmt.Fprintf(o.out, "\n## Failover: leader killed, time to the next acknowledged write (writer on a follower)\n\n")
+	fmt.Fprintln(o.out, "| profile | trials | p50 | p90 | max |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
+	for _, p := range o.profiles {
+		fo, err := failoverOptions(p, dir, o)
+		if err != nil {
+			return err
+		}
+		fo.Trials = o.trials
+		s, err := bench.Failover(ctx, fo)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s |\n", p, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Quantile(0.9)), bench.FmtDur(s.Max()))
+	}
+	return nil
+}
+
+func leave(ctx context.Context, o options, dir string) error {
+	fmt.Fprintf(o.out, "\n## Graceful leave of the leader: longest write pause (writer on a follower)\n\n")
+	fmt.Fprintln(o.out, "| profile | trials | pause p50 | pause max | Leave p50 |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
+	for _, p := range o.profiles {
+		fo, err := failoverOptions(p, dir, o)
+		if err != nil {
+			return err
+		}
+		fo.Trials = o.leaveTrials
+		r, err := bench.LeaderLeave(ctx, fo)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s |\n", p, len(r.Pause), bench.FmtDur(r.Pause.Quantile(0.5)), bench.FmtDur(r.Pause.Max()), bench.FmtDur(r.Leave.Quantile(0.5)))
+	}
+	return nil
+}
+
+func flap(ctx context.Context, o options, dir string) error {
+	fmt.Fprintf(o.out, "\n## Flapping: leadership changes under 50 ms one-way delay on every link, %v\n\n", o.flapFor)
+	fmt.Fprintln(o.out, "| profile | leadership changes |")
+	fmt.Fprintln(o.out, "|---|---:|")
+	for _, p := range o.profiles {
+		fo, err := failoverOptions(p, dir, o)
+		if err != nil {
+			return err
+		}
+		n, err := bench.Flapping(ctx, fo, 50*time.Millisecond, o.flapFor)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		fmt.Fprintf(o.out, "| %s | %d |\n", p, n)
+	}
+	return nil
+}
+
+func gossipProfiles() []cluster.Profile {
+	return []cluster.Profile{cluster.ProfileLAN, cluster.ProfileLocal}
+}
+
+func detect(ctx context.Context, o options, _ string) error {
+	fmt.Fprintf(o.out, "\n## Failure detection: node killed, until every other node lists it failed (membership only)\n\n")
+	fmt.Fprintln(o.out, "| profile | N | trials | p50 | max |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
+	for _, p := range gossipProfiles() {
+		for _, n := range o.gossipN {
+			s, err := bench.Detection(ctx, bench.GossipOptions{N: n, Profile: p, Trials: o.gossipTrials, Logger: o.log})
+			if err != nil {
+				return fmt.Errorf("%v N=%d: %w", p, n, err)
+			}
+			fmt.Fprintf(o.out, "| %v | %d | %d | %s | %s |\n", p, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, o options, _ string) error {
+	fmt.Fprintf(o.out, "\n## False failures: one node's traffic held for 2 s (membership only, LAN profile)\n\n")
+	fmt.Fprintln(o.out, "| N | failure events for the paused node |")
+	fmt.Fprintln(o.out, "|---:|---:|")
+	for _, n := range o.gossipN {
+		if n > 10 {
+			continue
+		}
+		k, err := bench.PauseFalseFailures(ctx, bench.GossipOptions{N: n, Profile: cluster.ProfileLAN, Logger: o.log}, 2*time.Second, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.out, "| %d | %d |\n", n, k)
+	}
+	return nil
+}
+
+func heal(ctx context.Context, o options, _ string) error {
+	fmt.Fprintf(o.out, "\n## Partition heal: halves that saw each other failed, healed, until every node lists all alive\n\n")
+	fmt.Fprintln(o.out, "| profile | N | trials | p50 | max |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
+	for _, p := range gossipProfiles() {
+		for _, n := range o.gossipN {
+			s, err := bench.HealTime(ctx, bench.GossipOptions{N: n, Profile: p, Trials: o.gossipTrials, Logger: o.log})
+			if err != nil {
+				return fmt.Errorf("%v N=%d: %w", p, n, err)
+			}
+			fmt.Fprintf(o.out, "| %v | %d | %d | %s | %s |\n", p, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
+		}
+	}
+	return nil
+}
+
+func footprint(ctx context.Context, o options, dir string) error {
+	fmt.Fprintf(o.out, "\n## Footprint of idle nodes (LAN profile, after 10 s idle; heap after GC)\n\n")
+	fmt.Fprintln(o.out, "| nodes | N | heap per node | goroutines per node |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|")
+	for _, servers := range []int{0, 3} {
+		for _, n := range o.gossipN {
+			if n < servers {
+				continue
+			}
+			r, err := bench.Footprint(ctx, filepath.Join(dir, fmt.Sprintf("%d-%d", servers, n)), n, servers, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.out, "| %s | %d | %.0f KiB | %.1f |\n", r.Kind, r.N, r.HeapBytes/1024, r.Goroutines)
+		}
+	}
+	return nil
+}
+
+func httpSuite(ctx context.Context, o options, dir string) error {
+	bin := o.kvstore
+	if bin == "" {
+		bin = filepath.Join(dir, "kvstore")
+		cmd := exec.Command("go", "build", "-o", bin, "./examples/kvstore")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build kvstore (run from the repository root, or pass -kvstore): %w", err)
+		}
+	}
+	kv, err := bench.StartKVStore(ctx, bin, dir, "lan")
+	if err != nil {
+		return err
+	}
+	defer kv.Close()
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	con, err := bench.StartConclave(sctx, bench.ConclaveOptions{Dir: filepath.Join(dir, "inproc"), Profile: cluster.ProfileLAN})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer con.Close()
+	rows, err := bench.HTTPComparison(ctx, kv, con, o.httpClients, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## kvstore example over HTTP (3 processes) next to in-process calls (%d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return nil
+}

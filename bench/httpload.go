@@ -1,0 +1,255 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/conclave-go/conclave/consensus"
+)
+
+// KVStore is three processes of the kvstore example on loopback, each with
+// its data dir under a temporary directory.
+type KVStore struct {
+	URLs   []string // base URL of each node's HTTP API
+	procs  []*exec.Cmd
+	exited []chan error
+	client *http.Client
+}
+
+// StartKVStore starts three kvstore processes from the binary bin with the
+// given profile ("lan", "local"), and waits until each answers /readyz. Each
+// process logs errors to dir/kv-nI.log.
+func StartKVStore(ctx context.Context, bin, dir, profile string) (*KVStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(9)
+	if err != nil {
+		return nil, err
+	}
+	addr := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
+	join := strings.Join([]string{addr(ports[0]), addr(ports[1]), addr(ports[2])}, ",")
+	k := &KVStore{client: &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute,
+	}}}
+	for i := range 3 {
+		name := fmt.Sprintf("n%d", i+1)
+		cmd := exec.Command(bin, "-name", name,
+			"-gossip", addr(ports[i]), "-raft", addr(ports[3+i]), "-http", addr(ports[6+i]),
+			"-join", join, "-bootstrap-expect", "3", "-data", filepath.Join(dir, "kv-"+name),
+			"-profile", profile, "-log-level", "error")
+		logFile, err := os.Create(filepath.Join(dir, "kv-"+name+".log"))
+		if err != nil {
+			_ = k.Close()
+			return nil, err
+		}
+		cmd.Stderr = logFile
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			_ = logFile.Close()
+			_ = k.Close()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			_ = logFile.Close()
+			_ = k.Close()
+			return nil, fmt.Errorf("bench: start kvstore: %w", err)
+		}
+		exited := make(chan error, 1)
+		go func() {
+			_, _ = io.Copy(io.Discard, bufio.NewReader(out))
+			exited <- cmd.Wait()
+			_ = logFile.Close()
+		}()
+		k.procs = append(k.procs, cmd)
+		k.exited = append(k.exited, exited)
+		k.URLs = append(k.URLs, "http://"+addr(ports[6+i]))
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, u := range k.URLs {
+		if err := poll(tctx, func() bool { return k.get(tctx, u+"/readyz") == nil }); err != nil {
+			_ = k.Close()
+			return nil, fmt.Errorf("bench: kvstore at %s not ready: %w", u, err)
+		}
+	}
+	return k, nil
+}
+
+// freePorts returns n ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func (k *KVStore) get(ctx context.Context, url string) error {
+	_, err := k.do(ctx, http.MethodGet, url, nil, http.StatusOK)
+	return err
+}
+
+// do sends one request and reads the whole response.
+func (k *KVStore) do(ctx context.Context, method, url string, body []byte, want ...int) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(want, resp.StatusCode) {
+		return nil, fmt.Errorf("bench: %s %s: %d %s", method, url, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	return data, nil
+}
+
+// Leader returns the index of the node whose /cluster/status says it leads.
+func (k *KVStore) Leader(ctx context.Context) (int, error) {
+	for i, u := range k.URLs {
+		data, err := k.do(ctx, http.MethodGet, u+"/cluster/status", nil, http.StatusOK)
+		if err != nil {
+			return -1, err
+		}
+		var st struct {
+			Role string `json:"role"`
+		}
+		if err := json.Unmarshal(data, &st); err != nil {
+			return -1, err
+		}
+		if st.Role == "leader" {
+			return i, nil
+		}
+	}
+	return -1, errors.New("bench: no kvstore node leads")
+}
+
+// WriteOp returns an operation that PUTs a value of size bytes through node
+// i.
+func (k *KVStore) WriteOp(i, size int) Op {
+	val := bytes.Repeat([]byte{'v'}, size)
+	return func(ctx context.Context, w, seq int) error {
+		url := fmt.Sprintf("%s/kv/k%d", k.URLs[i], opKey(w, seq)%keySpace)
+		_, err := k.do(ctx, http.MethodPut, url, val, http.StatusNoContent)
+		return err
+	}
+}
+
+// ReadOp returns an operation that GETs a key through node i at level. A
+// missing key (404) counts as an answer.
+func (k *KVStore) ReadOp(i int, level consensus.ReadLevel) Op {
+	return func(ctx context.Context, w, seq int) error {
+		url := fmt.Sprintf("%s/kv/k%d?consistency=%s", k.URLs[i], opKey(w, seq)%keySpace, level)
+		_, err := k.do(ctx, http.MethodGet, url, nil, http.StatusOK, http.StatusNotFound)
+		return err
+	}
+}
+
+// Close stops the processes (SIGTERM, then SIGKILL after 10 s).
+func (k *KVStore) Close() error {
+	var errs []error
+	for i, p := range k.procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-k.exited[i]:
+			errs = append(errs, err)
+		case <-time.After(10 * time.Second):
+			_ = p.Process.Kill()
+			errs = append(errs, <-k.exited[i])
+		}
+	}
+	k.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// kvCommandSize approximates the size of the kvstore's put command for a
+// short key and a 64-byte value, so that the in-process comparison
+// replicates as many bytes.
+const kvCommandSize = 72
+
+// HTTPComparison measures the kvstore example over HTTP next to Conclave's
+// in-process Apply and Query on a cluster of the same shape: each HTTP row
+// is compared with the in-process row of the same node role, caller count
+// and level, measured in interleaved slices.
+func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []int, rounds int, slice time.Duration) ([]Row, error) {
+	kl, err := kv.Leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kf := (kl + 1) % len(kv.URLs)
+	cl, cf := con.Leader(), con.Follower()
+	apply := func(i int) Op {
+		n := con.Nodes[i]
+		return func(ctx context.Context, w, seq int) error {
+			_, err := n.Apply(ctx, Command(opKey(w, seq), kvCommandSize))
+			return err
+		}
+	}
+	query := func(i int, level consensus.ReadLevel) Op {
+		n := con.Nodes[i]
+		return func(ctx context.Context, w, seq int) error {
+			_, err := n.Query(ctx, level, Query(opKey(w, seq)))
+			return err
+		}
+	}
+	var rows []Row
+	add := func(section, level string, c int, ts []target) {
+		res := interleave(ctx, c, rounds, slice, ts)
+		for i := 0; i < len(ts); i += 2 {
+			rows = append(rows,
+				Row{Section: section, Name: ts[i].name, Callers: c, Level: level, Result: res[i]},
+				Row{Section: section, Name: ts[i+1].name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
+		}
+	}
+	for _, c := range clients {
+		add("http write", "", c, []target{
+			{"in-process leader", apply(cl)}, {"http leader", kv.WriteOp(kl, 64)},
+			{"in-process follower", apply(cf)}, {"http follower", kv.WriteOp(kf, 64)},
+		})
+	}
+	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
+		for _, c := range clients {
+			add("http read", level.String(), c, []target{
+				{"in-process leader", query(cl, level)}, {"http leader", kv.ReadOp(kl, level)},
+				{"in-process follower", query(cf, level)}, {"http follower", kv.ReadOp(kf, level)},
+			})
+		}
+	}
+	return rows, nil
+}

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/cluster"
+)
+
+// TestSmoke runs every scenario once in short form, so that a change to the
+// library that breaks the harness shows up without a full run. It takes
+// about two minutes and runs only with CONCLAVE_BENCH_SMOKE=1.
+func TestSmoke(t *testing.T) {
+	smoke(t)
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	t.Run("throughput", func(t *testing.T) {
+		env, err := StartEnv(ctx, EnvOptions{Dir: filepath.Join(dir, "env")})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, env.Close()) }()
+		rows := env.Writes(ctx, []int{1, 8}, []int{64}, 1, 100*time.Millisecond)
+		rows = append(rows, env.Reads(ctx, []int{4}, 1, 100*time.Millisecond)...)
+		for _, r := range rows {
+			require.Zero(t, r.Result.Errors, "%s %s: %v", r.Section, r.Name, r.Result.FirstErr)
+			require.Positive(t, r.Result.Ops, "%s %s", r.Section, r.Name)
+		}
+	})
+	t.Run("failover", func(t *testing.T) {
+		o := FailoverOptions{Dir: filepath.Join(dir, "failover"), Profile: cluster.ProfileLocal, Trials: 1}
+		s, err := Failover(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, s, 1)
+		o.Dir = filepath.Join(dir, "leave")
+		lr, err := LeaderLeave(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, lr.Pause, 1)
+	})
+	t.Run("gossip", func(t *testing.T) {
+		o := GossipOptions{N: 3, Profile: cluster.ProfileLocal, Trials: 1}
+		s, err := Detection(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, s, 1)
+		s, err = HealTime(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, s, 1)
+		_, err = PauseFalseFailures(ctx, o, 100*time.Millisecond, 100*time.Millisecond)
+		require.NoError(t, err)
+	})
+	t.Run("footprint", func(t *testing.T) {
+		r, err := Footprint(ctx, filepath.Join(dir, "footprint"), 3, 3, 100*time.Millisecond)
+		require.NoError(t, err)
+		require.Positive(t, r.Goroutines)
+	})
+	t.Run("http", func(t *testing.T) {
+		bin := filepath.Join(dir, "kvstore")
+		out, err := exec.Command("go", "build", "-o", bin, "../examples/kvstore").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		kv, err := StartKVStore(ctx, bin, filepath.Join(dir, "kv"), "local")
+		require.NoError(t, err)
+		defer func() { _ = kv.Close() }()
+		con, err := StartConclave(ctx, ConclaveOptions{Dir: filepath.Join(dir, "inproc"), Profile: cluster.ProfileLocal})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, con.Close()) }()
+		rows, err := HTTPComparison(ctx, kv, con, []int{2}, 1, 100*time.Millisecond)
+		require.NoError(t, err)
+		for _, r := range rows {
+			require.Zero(t, r.Result.Errors, "%s %s %s: %v", r.Section, r.Name, r.Level, r.Result.FirstErr)
+		}
+	})
+}

@@ -1,0 +1,209 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/consensus"
+)
+
+// Env is the pair of groups a throughput comparison runs on: the
+// hand-wired baseline and a Conclave cluster of as many servers plus one
+// client node, side by side in this process, with bolt on disk.
+type Env struct {
+	Base *Baseline
+	Con  *Conclave
+}
+
+// EnvOptions configure an [Env].
+type EnvOptions struct {
+	// Dir holds every data directory. Required.
+	Dir string
+	// Bolt selects the baseline's storage options.
+	Bolt BoltOptions
+	// BaseTune edits the baseline's raft.Config.
+	BaseTune func(*raft.Config)
+	// ConRaft, when set, replaces the Raft config of Conclave's servers.
+	ConRaft *raft.Config
+}
+
+// StartEnv starts both groups: the baseline with raft.DefaultConfig, and
+// Conclave on the LAN profile, whose Raft timings are the same.
+func StartEnv(ctx context.Context, o EnvOptions) (*Env, error) {
+	base, err := StartBaseline(ctx, BaselineOptions{Dir: o.Dir, Bolt: o.Bolt, Tune: o.BaseTune})
+	if err != nil {
+		return nil, err
+	}
+	con, err := StartConclave(ctx, ConclaveOptions{
+		Dir: o.Dir, Clients: 1, Profile: cluster.ProfileLAN, Raft: o.ConRaft,
+	})
+	if err != nil {
+		_ = base.Close()
+		return nil, err
+	}
+	return &Env{Base: base, Con: con}, nil
+}
+
+// Close stops both groups.
+func (e *Env) Close() error {
+	err := e.Con.Close()
+	if err2 := e.Base.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Row is one measured case of a table.
+type Row struct {
+	Section string // "write", "read", ...
+	Name    string // what was measured, e.g. "conclave follower"
+	Callers int
+	Size    int    // command size in bytes; 0 for reads
+	Level   string // read level; "" for writes
+	Result  Result
+	Base    *Result // the baseline case it is compared with, if any
+}
+
+// Ratio is this case's throughput over its baseline's, or 0 without one.
+func (r *Row) Ratio() float64 {
+	if r.Base == nil || r.Base.Throughput() == 0 {
+		return 0
+	}
+	return r.Result.Throughput() / r.Base.Throughput()
+}
+
+// opKey spreads keys over workers and sequence numbers.
+func opKey(w, seq int) uint64 { return uint64(w)*7919 + uint64(seq) }
+
+// target is one named operation of a comparison.
+type target struct {
+	name string
+	op   Op
+}
+
+// interleave runs every target for slice, round after round, so that a
+// change in the machine's load affects them alike; each result sums the
+// target's slices.
+func interleave(ctx context.Context, callers, rounds int, slice time.Duration, targets []target) []Result {
+	res := make([]Result, len(targets))
+	for range rounds {
+		for i, t := range targets {
+			res[i].Add(RunFor(ctx, callers, slice, t.op))
+		}
+	}
+	return res
+}
+
+// WriteTargets returns the write operations compared: the baseline's
+// raft.Apply on its leader, and Conclave's Apply on the leader, on a
+// follower (forwarded) and on a client node (routed to a server).
+func (e *Env) WriteTargets(size int) []target {
+	bl := e.Base.Leader()
+	apply := func(i int) Op {
+		n := e.Con.Nodes[i]
+		return func(ctx context.Context, w, seq int) error {
+			_, err := n.Apply(ctx, Command(opKey(w, seq), size))
+			return err
+		}
+	}
+	ts := []target{
+		{"baseline leader", func(ctx context.Context, w, seq int) error {
+			_, err := e.Base.Apply(ctx, bl, Command(opKey(w, seq), size))
+			return err
+		}},
+		{"conclave leader", apply(e.Con.Leader())},
+		{"conclave follower", apply(e.Con.Follower())},
+	}
+	if c := e.Con.Client(); c >= 0 {
+		ts = append(ts, target{"conclave client", apply(c)})
+	}
+	return ts
+}
+
+// Writes measures every write target at each caller count and command
+// size.
+func (e *Env) Writes(ctx context.Context, callers, sizes []int, rounds int, slice time.Duration) []Row {
+	var rows []Row
+	for _, size := range sizes {
+		for _, c := range callers {
+			ts := e.WriteTargets(size)
+			res := interleave(ctx, c, rounds, slice, ts)
+			rows = append(rows, compareRows("write", ts, res, c, size, "")...)
+		}
+	}
+	return rows
+}
+
+// compareRows makes a row per target, each compared with the first target
+// (the baseline).
+func compareRows(section string, ts []target, res []Result, callers, size int, level string) []Row {
+	rows := make([]Row, len(ts))
+	for i, t := range ts {
+		rows[i] = Row{Section: section, Name: t.name, Callers: callers, Size: size, Level: level, Result: res[i]}
+		if i > 0 {
+			rows[i].Base = &res[0]
+		}
+	}
+	return rows
+}
+
+// ReadTargets returns the read operations compared at level: the
+// baseline's on its leader (and, for Stale, on a follower), and Conclave's
+// Query on its leader and on a follower.
+func (e *Env) ReadTargets(level consensus.ReadLevel) []target {
+	bl, bf := e.Base.Leader(), e.Base.Follower()
+	baseQuery := func(i int) Op {
+		return func(ctx context.Context, w, seq int) error {
+			_, err := e.Base.Query(ctx, i, level, Query(opKey(w, seq)))
+			return err
+		}
+	}
+	conQuery := func(i int) Op {
+		n := e.Con.Nodes[i]
+		return func(ctx context.Context, w, seq int) error {
+			_, err := n.Query(ctx, level, Query(opKey(w, seq)))
+			return err
+		}
+	}
+	ts := []target{
+		{"baseline leader", baseQuery(bl)},
+		{"conclave leader", conQuery(e.Con.Leader())},
+		{"conclave follower", conQuery(e.Con.Follower())},
+	}
+	if level == consensus.Stale {
+		ts = append(ts, target{"baseline follower", baseQuery(bf)})
+	}
+	return ts
+}
+
+// Reads measures every read target at each level and caller count.
+func (e *Env) Reads(ctx context.Context, callers []int, rounds int, slice time.Duration) []Row {
+	var rows []Row
+	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
+		for _, c := range callers {
+			ts := e.ReadTargets(level)
+			res := interleave(ctx, c, rounds, slice, ts)
+			rows = append(rows, compareRows("read", ts, res, c, 0, level.String())...)
+		}
+	}
+	return rows
+}
+
+// sizeLabel renders a command size.
+func sizeLabel(n int) string {
+	switch {
+	case n == 0:
+		return ""
+	case n%1024 == 0:
+		return fmt.Sprintf("%dKiB", n/1024)
+	default:
+		return fmt.Sprintf("%dB", n)
+	}
+}
+
+// TargetOp returns the operation of target i (for profiling tools).
+func TargetOp(ts []target, i int) Op { return ts[i].op }

@@ -56,8 +56,8 @@ func BenchmarkWrite(b *testing.B) {
 	for _, size := range []int{64, 4096} {
 		for _, callers := range []int{1, 16, 64, 256} {
 			for _, t := range env.WriteTargets(size) {
-				b.Run(fmt.Sprintf("size=%d/callers=%d/%s", size, callers, benchName(t.name)), func(b *testing.B) {
-					runBench(b, callers, t.op)
+				b.Run(fmt.Sprintf("size=%d/callers=%d/%s", size, callers, benchName(t.Name)), func(b *testing.B) {
+					runBench(b, callers, t.Op)
 				})
 			}
 		}
@@ -70,8 +70,8 @@ func BenchmarkRead(b *testing.B) {
 	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
 		for _, callers := range []int{1, 64} {
 			for _, t := range env.ReadTargets(level) {
-				b.Run(fmt.Sprintf("level=%v/callers=%d/%s", level, callers, benchName(t.name)), func(b *testing.B) {
-					runBench(b, callers, t.op)
+				b.Run(fmt.Sprintf("level=%v/callers=%d/%s", level, callers, benchName(t.Name)), func(b *testing.B) {
+					runBench(b, callers, t.Op)
 				})
 			}
 		}

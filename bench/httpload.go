@@ -229,23 +229,23 @@ func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []i
 		}
 	}
 	var rows []Row
-	add := func(section, level string, c int, ts []target) {
+	add := func(section, level string, c int, ts []Target) {
 		res := interleave(ctx, c, rounds, slice, ts)
 		for i := 0; i < len(ts); i += 2 {
 			rows = append(rows,
-				Row{Section: section, Name: ts[i].name, Callers: c, Level: level, Result: res[i]},
-				Row{Section: section, Name: ts[i+1].name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
+				Row{Section: section, Name: ts[i].Name, Callers: c, Level: level, Result: res[i]},
+				Row{Section: section, Name: ts[i+1].Name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
 		}
 	}
 	for _, c := range clients {
-		add("http write", "", c, []target{
+		add("http write", "", c, []Target{
 			{"in-process leader", apply(cl)}, {"http leader", kv.WriteOp(kl, 64)},
 			{"in-process follower", apply(cf)}, {"http follower", kv.WriteOp(kf, 64)},
 		})
 	}
 	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
 		for _, c := range clients {
-			add("http read", level.String(), c, []target{
+			add("http read", level.String(), c, []Target{
 				{"in-process leader", query(cl, level)}, {"http leader", kv.ReadOp(kl, level)},
 				{"in-process follower", query(cf, level)}, {"http follower", kv.ReadOp(kf, level)},
 			})

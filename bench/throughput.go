@@ -79,20 +79,20 @@ func (r *Row) Ratio() float64 {
 // opKey spreads keys over workers and sequence numbers.
 func opKey(w, seq int) uint64 { return uint64(w)*7919 + uint64(seq) }
 
-// target is one named operation of a comparison.
-type target struct {
-	name string
-	op   Op
+// Target is one named operation of a comparison.
+type Target struct {
+	Name string
+	Op   Op
 }
 
 // interleave runs every target for slice, round after round, so that a
 // change in the machine's load affects them alike; each result sums the
 // target's slices.
-func interleave(ctx context.Context, callers, rounds int, slice time.Duration, targets []target) []Result {
+func interleave(ctx context.Context, callers, rounds int, slice time.Duration, targets []Target) []Result {
 	res := make([]Result, len(targets))
 	for range rounds {
 		for i, t := range targets {
-			res[i].Add(RunFor(ctx, callers, slice, t.op))
+			res[i].Add(RunFor(ctx, callers, slice, t.Op))
 		}
 	}
 	return res
@@ -101,7 +101,7 @@ func interleave(ctx context.Context, callers, rounds int, slice time.Duration, t
 // WriteTargets returns the write operations compared: the baseline's
 // raft.Apply on its leader, and Conclave's Apply on the leader, on a
 // follower (forwarded) and on a client node (routed to a server).
-func (e *Env) WriteTargets(size int) []target {
+func (e *Env) WriteTargets(size int) []Target {
 	bl := e.Base.Leader()
 	apply := func(i int) Op {
 		n := e.Con.Nodes[i]
@@ -110,7 +110,7 @@ func (e *Env) WriteTargets(size int) []target {
 			return err
 		}
 	}
-	ts := []target{
+	ts := []Target{
 		{"baseline leader", func(ctx context.Context, w, seq int) error {
 			_, err := e.Base.Apply(ctx, bl, Command(opKey(w, seq), size))
 			return err
@@ -119,7 +119,7 @@ func (e *Env) WriteTargets(size int) []target {
 		{"conclave follower", apply(e.Con.Follower())},
 	}
 	if c := e.Con.Client(); c >= 0 {
-		ts = append(ts, target{"conclave client", apply(c)})
+		ts = append(ts, Target{"conclave client", apply(c)})
 	}
 	return ts
 }
@@ -140,10 +140,10 @@ func (e *Env) Writes(ctx context.Context, callers, sizes []int, rounds int, slic
 
 // compareRows makes a row per target, each compared with the first target
 // (the baseline).
-func compareRows(section string, ts []target, res []Result, callers, size int, level string) []Row {
+func compareRows(section string, ts []Target, res []Result, callers, size int, level string) []Row {
 	rows := make([]Row, len(ts))
 	for i, t := range ts {
-		rows[i] = Row{Section: section, Name: t.name, Callers: callers, Size: size, Level: level, Result: res[i]}
+		rows[i] = Row{Section: section, Name: t.Name, Callers: callers, Size: size, Level: level, Result: res[i]}
 		if i > 0 {
 			rows[i].Base = &res[0]
 		}
@@ -154,7 +154,7 @@ func compareRows(section string, ts []target, res []Result, callers, size int, l
 // ReadTargets returns the read operations compared at level: the
 // baseline's on its leader (and, for Stale, on a follower), and Conclave's
 // Query on its leader and on a follower.
-func (e *Env) ReadTargets(level consensus.ReadLevel) []target {
+func (e *Env) ReadTargets(level consensus.ReadLevel) []Target {
 	bl, bf := e.Base.Leader(), e.Base.Follower()
 	baseQuery := func(i int) Op {
 		return func(ctx context.Context, w, seq int) error {
@@ -169,13 +169,13 @@ func (e *Env) ReadTargets(level consensus.ReadLevel) []target {
 			return err
 		}
 	}
-	ts := []target{
+	ts := []Target{
 		{"baseline leader", baseQuery(bl)},
 		{"conclave leader", conQuery(e.Con.Leader())},
 		{"conclave follower", conQuery(e.Con.Follower())},
 	}
 	if level == consensus.Stale {
-		ts = append(ts, target{"baseline follower", baseQuery(bf)})
+		ts = append(ts, Target{"baseline follower", baseQuery(bf)})
 	}
 	return ts
 }
@@ -204,6 +204,3 @@ func sizeLabel(n int) string {
 		return fmt.Sprintf("%dB", n)
 	}
 }
-
-// TargetOp returns the operation of target i (for profiling tools).
-func TargetOp(ts []target, i int) Op { return ts[i].op }

@@ -74,10 +74,10 @@ func Tuning(ctx context.Context, dir string, vs []Variant, callers, sizes []int,
 	var rows []Row
 	for _, size := range sizes {
 		for _, c := range callers {
-			ts := make([]target, len(vs))
+			ts := make([]Target, len(vs))
 			for i, v := range vs {
 				apply := applies[i]
-				ts[i] = target{v.Name, func(ctx context.Context, w, seq int) error {
+				ts[i] = Target{v.Name, func(ctx context.Context, w, seq int) error {
 					return apply(ctx, Command(opKey(w, seq), size))
 				}}
 			}

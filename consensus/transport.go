@@ -2,6 +2,8 @@ package consensus
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -101,6 +103,17 @@ type trackedConn struct {
 	net.Conn
 	layer *streamLayer
 	once  sync.Once
+}
+
+// Read reports a connection closed under it (by Close of the layer or of the
+// connection) as io.EOF, the normal end of a stream, so raft does not log
+// every shutdown as a decoding error.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {

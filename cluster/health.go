@@ -117,7 +117,10 @@ func (n *Node) serverStatuses(ctx context.Context, servers []consensus.Server) (
 	errs := make(map[string]error)
 	for _, s := range servers {
 		if s.ID == n.cfg.NodeName {
-			out[s.ID] = n.cons.Status()
+			st := n.cons.Status()
+			mu.Lock()
+			out[s.ID] = st
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

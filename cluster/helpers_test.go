@@ -161,7 +161,7 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 		lead = nil
 		id := ""
 		for _, n := range nodes {
-			if n.state != stateStarted {
+			if !isRunning(n.Node) {
 				continue
 			}
 			l := n.Leader()
@@ -171,7 +171,7 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 			id = l.ID
 		}
 		for _, n := range nodes {
-			if n.Name() == id && n.state == stateStarted {
+			if n.Name() == id && isRunning(n.Node) {
 				lead = n
 			}
 		}
@@ -184,4 +184,10 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// isRunning reports whether n is started and not closed.
+func isRunning(n *Node) bool {
+	_, err := n.membership()
+	return err == nil
 }

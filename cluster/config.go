@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
@@ -181,7 +182,7 @@ func (c Config) validate() error {
 		return fieldError("Profile", "is %d: allowed ProfileLAN, ProfileLocal, ProfileWAN", c.Profile)
 	}
 	for k := range c.Tags {
-		if len(k) >= len(membership.ReservedTagPrefix) && k[:len(membership.ReservedTagPrefix)] == membership.ReservedTagPrefix {
+		if strings.HasPrefix(k, membership.ReservedTagPrefix) {
 			return fieldError("Tags", "key %q starts with %q, which is reserved for Conclave", k, membership.ReservedTagPrefix)
 		}
 	}
@@ -192,24 +193,35 @@ func (c Config) validate() error {
 }
 
 func (c ConsensusConfig) validate() error {
-	checks := []struct {
-		bad   bool
-		field string
-		msg   string
-		arg   any
-	}{
-		{c.StateMachine == nil, "Consensus.StateMachine", "is nil: a server needs the host's state machine%v", ""},
-		{c.BootstrapExpect < 0, "Consensus.BootstrapExpect", "is %d: allowed 0 (join only) or the initial number of servers", c.BootstrapExpect},
-		{c.MaxVoters < 0, "Consensus.MaxVoters", "is %d: allowed 0 (default 5) or more", c.MaxVoters},
-		{c.MinQuorum < 0, "Consensus.MinQuorum", "is %d: allowed 0 (default) or more", c.MinQuorum},
-		{c.DeadServerTimeout < 0, "Consensus.DeadServerTimeout", "is %v: must not be negative", c.DeadServerTimeout},
-		{c.ServerStabilizationTime < 0, "Consensus.ServerStabilizationTime", "is %v: must not be negative", c.ServerStabilizationTime},
-		{c.ReconcileInterval < 0, "Consensus.ReconcileInterval", "is %v: must not be negative", c.ReconcileInterval},
-		{c.LastContactThreshold < 0, "Consensus.LastContactThreshold", "is %v: must not be negative", c.LastContactThreshold},
+	if c.StateMachine == nil {
+		return fieldError("Consensus.StateMachine", "is nil: a server needs the host's state machine")
 	}
-	for _, ch := range checks {
-		if ch.bad {
-			return fieldError(ch.field, ch.msg, ch.arg)
+	counts := []struct {
+		field string
+		v     int
+		allow string
+	}{
+		{"Consensus.BootstrapExpect", c.BootstrapExpect, "0 (join only) or the initial number of servers"},
+		{"Consensus.MaxVoters", c.MaxVoters, "0 (default 5) or more"},
+		{"Consensus.MinQuorum", c.MinQuorum, "0 (default) or more"},
+	}
+	for _, n := range counts {
+		if n.v < 0 {
+			return fieldError(n.field, "is %d: allowed %s", n.v, n.allow)
+		}
+	}
+	durations := []struct {
+		field string
+		d     time.Duration
+	}{
+		{"Consensus.DeadServerTimeout", c.DeadServerTimeout},
+		{"Consensus.ServerStabilizationTime", c.ServerStabilizationTime},
+		{"Consensus.ReconcileInterval", c.ReconcileInterval},
+		{"Consensus.LastContactThreshold", c.LastContactThreshold},
+	}
+	for _, d := range durations {
+		if d.d < 0 {
+			return fieldError(d.field, "is %v: allowed 0 (the profile's default) or more", d.d)
 		}
 	}
 	if c.MaxVoters > 0 && c.MinQuorum > c.MaxVoters {

@@ -129,8 +129,9 @@ type Config struct {
 	// Logger receives the node's logs and Raft's. Nil discards them.
 	Logger *slog.Logger
 
-	// Raft, when set, replaces the timings and snapshot settings derived
-	// from Profile, SnapshotThreshold, SnapshotInterval and TrailingLogs.
+	// Raft, when set, replaces the timings and batch size derived from
+	// Profile and the snapshot settings from SnapshotThreshold,
+	// SnapshotInterval and TrailingLogs.
 	// The node works on a copy and always overrides these fields: LocalID
 	// (from ID), Logger, LogOutput and LogLevel (from Logger), NotifyCh
 	// (nil: leadership is observed), ProtocolVersion (the newest), and
@@ -281,6 +282,14 @@ func profileTimings(p Profile) (hb, election, lease, commit time.Duration) {
 	}
 }
 
+// profileMaxAppendEntries is how many entries the leader writes to its log
+// in one batch and sends in one AppendEntries request (raft's default is
+// 64). With many concurrent writers a larger group commit means fewer
+// fsyncs per write: at 256 concurrent callers it raised write throughput by
+// about 1.6x on a 3-server group with bolt on disk (docs/PERFORMANCE.md);
+// below 64 callers it makes no difference.
+const profileMaxAppendEntries = 256
+
 // raftConfig builds the raft.Config the node runs with.
 func (c Config) raftConfig() *raft.Config {
 	var rc raft.Config
@@ -289,6 +298,7 @@ func (c Config) raftConfig() *raft.Config {
 	} else {
 		rc = *raft.DefaultConfig()
 		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout, rc.CommitTimeout = profileTimings(c.Profile)
+		rc.MaxAppendEntries = profileMaxAppendEntries
 		rc.SnapshotThreshold = c.SnapshotThreshold
 		rc.SnapshotInterval = c.SnapshotInterval
 		rc.TrailingLogs = c.TrailingLogs

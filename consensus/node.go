@@ -152,6 +152,13 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  logadapt.Hclog(n.logger).Named("raft-net"),
+		// No pipelined replication: in raft v1.7.3 a follower's rejected
+		// append (after a leader change or a lost entry) can leave the
+		// pipeline's goroutines waiting on each other for good, so that
+		// follower receives no more entries and Shutdown never returns
+		// (hashicorp/raft#612). Sending one AppendEntries at a time cost no
+		// measurable throughput on loopback (docs/PERFORMANCE.md).
+		MaxRPCsInFlight: 1,
 	})
 	*undo = append(*undo, func() { _ = n.trans.Close() })
 	n.server = rpc.NewServer(rpcLn, n.handle, rpc.ServerConfig{

@@ -47,6 +47,7 @@ func (o BoltOptions) String() string {
 	if o.NoSync {
 		s += "+nosync"
 	}
+
 	if o.LogCache > 0 {
 		s += fmt.Sprintf("+logcache%d", o.LogCache)
 	}
@@ -61,6 +62,9 @@ type BaselineOptions struct {
 	Servers int
 	// Bolt selects storage options.
 	Bolt BoltOptions
+	// NoPipelining replicates with one AppendEntries in flight per
+	// follower (NetworkTransportConfig.MaxRPCsInFlight 1), as Conclave does.
+	NoPipelining bool
 	// Tune, when set, edits each server's raft.DefaultConfig() before use.
 	Tune func(*raft.Config)
 	// Stores, when set, opens a server's log and stable stores in dir
@@ -139,7 +143,7 @@ func startBaseNode(dir string, i int, o BaselineOptions) (*baseNode, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	trans, err := raft.NewTCPTransport("127.0.0.1:0", nil, 3, 10*time.Second, io.Discard)
+	trans, err := newTCPTransport(o.NoPipelining)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -159,6 +163,18 @@ func startBaseNode(dir string, i int, o BaselineOptions) (*baseNode, error) {
 	}
 	n.raft = r
 	return n, nil
+}
+
+// newTCPTransport returns raft's TCP transport on a loopback port, as
+// raft.NewTCPTransport builds it (a pool of 3 connections per peer, 10 s
+// I/O timeout), optionally without pipelining.
+func newTCPTransport(noPipelining bool) (*raft.NetworkTransport, error) {
+	if !noPipelining {
+		return raft.NewTCPTransport("127.0.0.1:0", nil, 3, 10*time.Second, io.Discard)
+	}
+	return raft.NewTCPTransportWithConfig("127.0.0.1:0", nil, &raft.NetworkTransportConfig{
+		MaxPool: 3, Timeout: 10 * time.Second, Logger: hclog.NewNullLogger(), MaxRPCsInFlight: 1,
+	})
 }
 
 // open opens a bolt file in dir as log and stable store.

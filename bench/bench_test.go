@@ -55,9 +55,10 @@ func BenchmarkWrite(b *testing.B) {
 	env := startEnv(b)
 	for _, size := range []int{64, 4096} {
 		for _, callers := range []int{1, 16, 64, 256} {
-			for _, t := range env.WriteTargets(size) {
+			for i, t := range mustTargets(b, func() ([]Target, error) { return env.WriteTargets(size) }) {
 				b.Run(fmt.Sprintf("size=%d/callers=%d/%s", size, callers, benchName(t.Name)), func(b *testing.B) {
-					runBench(b, callers, t.Op)
+					ts := mustTargets(b, func() ([]Target, error) { return env.WriteTargets(size) })
+					runBench(b, callers, ts[i].Op)
 				})
 			}
 		}
@@ -69,13 +70,25 @@ func BenchmarkRead(b *testing.B) {
 	env := startEnv(b)
 	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
 		for _, callers := range []int{1, 64} {
-			for _, t := range env.ReadTargets(level) {
+			for i, t := range mustTargets(b, func() ([]Target, error) { return env.ReadTargets(level) }) {
 				b.Run(fmt.Sprintf("level=%v/callers=%d/%s", level, callers, benchName(t.Name)), func(b *testing.B) {
-					runBench(b, callers, t.Op)
+					ts := mustTargets(b, func() ([]Target, error) { return env.ReadTargets(level) })
+					runBench(b, callers, ts[i].Op)
 				})
 			}
 		}
 	}
+}
+
+// mustTargets builds the targets as the groups stand now (following a
+// leader change) or fails the benchmark.
+func mustTargets(b *testing.B, build func() ([]Target, error)) []Target {
+	b.Helper()
+	ts, err := build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ts
 }
 
 // benchName turns "conclave follower" into "conclave-follower".

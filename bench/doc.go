@@ -27,6 +27,7 @@
 //	env, err := bench.StartEnv(ctx, bench.EnvOptions{Dir: dir})
 //	if err != nil { ... }
 //	defer env.Close()
-//	rows := env.Writes(ctx, []int{1, 64}, []int{64}, 3, time.Second)
+//	rows, err := env.Writes(ctx, []int{1, 64}, []int{64}, 3, time.Second)
+//	if err != nil { ... }
 //	bench.WriteTable(os.Stdout, rows)
 package bench

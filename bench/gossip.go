@@ -20,6 +20,9 @@ type GossipOptions struct {
 	N int
 	// Profile is the cluster's timing profile.
 	Profile cluster.Profile
+	// Timing, when set, overrides the profile's membership timings field by
+	// field (zero fields keep the profile's).
+	Timing *membership.Timing
 	// Trials is the number of repetitions; zero means 5.
 	Trials int
 	// Logger receives the nodes' logs; nil discards them.
@@ -56,6 +59,11 @@ func (m *members) start(ctx context.Context, i int, addr string) (*cluster.Node,
 	cfg := cluster.Config{
 		NodeName: nodeName(i), GossipAddr: addr, Profile: m.o.Profile,
 		Network: m.fn.Host(nodeName(i)), Logger: m.o.Logger,
+	}
+	if m.o.Timing != nil {
+		mc := membership.DefaultConfig()
+		mc.Timing = *m.o.Timing
+		cfg.Membership = &mc
 	}
 	for j, n := range m.nodes {
 		if n != nil && j != i {
@@ -257,7 +265,7 @@ func HealTime(ctx context.Context, o GossipOptions) (Samples, error) {
 		if err != nil {
 			return out, fmt.Errorf("bench: partition never detected: %w", err)
 		}
-		wait(ctx, memberProfile(o.Profile).Timing().GossipToTheDeadTime+time.Second)
+		wait(ctx, o.effectiveTiming().GossipToTheDeadTime+time.Second)
 		t0 := time.Now()
 		m.fn.Heal()
 		if err := m.waitFull(ctx); err != nil {
@@ -287,6 +295,15 @@ func (m *members) sideSees(from, other []string) bool {
 	return m.allSee(names, membership.StatusFailed, skip)
 }
 
+// effectiveTiming returns the membership timings the nodes run with.
+func (o GossipOptions) effectiveTiming() membership.Timing {
+	t := memberProfile(o.Profile).Timing()
+	if o.Timing != nil && o.Timing.GossipToTheDeadTime > 0 {
+		t.GossipToTheDeadTime = o.Timing.GossipToTheDeadTime
+	}
+	return t
+}
+
 // memberProfile maps a cluster profile to the membership one it uses.
 func memberProfile(p cluster.Profile) membership.Profile {
 	switch p {
@@ -296,5 +313,21 @@ func memberProfile(p cluster.Profile) membership.Profile {
 		return membership.WAN
 	default:
 		return membership.LAN
+	}
+}
+
+// FastDetectionTiming is a candidate LAN timing that aims at detection
+// within 2.5 s for up to 10 nodes while a node paused for 2 s is not
+// declared failed: probes every 250 ms, a fixed suspicion timeout of 8
+// probe intervals (Lifeguard's stretching off: SuspicionMaxTimeoutMult 1).
+// Detection then takes at most about 2 probe intervals plus the suspicion
+// timeout (2.5 s); a pause shorter than 1 interval plus the timeout (2.25 s)
+// is refuted in time.
+func FastDetectionTiming() membership.Timing {
+	return membership.Timing{
+		ProbeInterval:           250 * time.Millisecond,
+		ProbeTimeout:            150 * time.Millisecond,
+		SuspicionMult:           8,
+		SuspicionMaxTimeoutMult: 1,
 	}
 }

@@ -160,6 +160,15 @@ func (k *KVStore) Leader(ctx context.Context) (int, error) {
 	return -1, errors.New("bench: no kvstore node leads")
 }
 
+// CPU returns the CPU time the three processes have used so far.
+func (k *KVStore) CPU() time.Duration {
+	var total time.Duration
+	for _, p := range k.procs {
+		total += procCPU(p.Process.Pid)
+	}
+	return total
+}
+
 // WriteOp returns an operation that PUTs a value of size bytes through node
 // i.
 func (k *KVStore) WriteOp(i, size int) Op {
@@ -208,12 +217,6 @@ const kvCommandSize = 72
 // is compared with the in-process row of the same node role, caller count
 // and level, measured in interleaved slices.
 func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []int, rounds int, slice time.Duration) ([]Row, error) {
-	kl, err := kv.Leader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	kf := (kl + 1) % len(kv.URLs)
-	cl, cf := con.Leader(), con.Follower()
 	apply := func(i int) Op {
 		n := con.Nodes[i]
 		return func(ctx context.Context, w, seq int) error {
@@ -228,27 +231,58 @@ func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []i
 			return err
 		}
 	}
+	// roles finds both groups' leaders and a follower of each.
+	roles := func() (kl, kf, cl, cf int, err error) {
+		if kl, err = kv.Leader(ctx); err != nil {
+			return
+		}
+		kf = (kl + 1) % len(kv.URLs)
+		if cl, cf = con.Leader(), con.Follower(); cl < 0 || cf < 0 {
+			err = errNoLeader
+		}
+		return
+	}
 	var rows []Row
-	add := func(section, level string, c int, ts []Target) {
-		res := interleave(ctx, c, rounds, slice, ts)
+	add := func(section, level string, c int, targets func(kl, kf, cl, cf int) []Target) error {
+		ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) {
+			kl, kf, cl, cf, err := roles()
+			if err != nil {
+				return nil, err
+			}
+			return targets(kl, kf, cl, cf), nil
+		})
+		if err != nil {
+			return err
+		}
 		for i := 0; i < len(ts); i += 2 {
 			rows = append(rows,
 				Row{Section: section, Name: ts[i].Name, Callers: c, Level: level, Result: res[i]},
 				Row{Section: section, Name: ts[i+1].Name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
 		}
+		return nil
 	}
 	for _, c := range clients {
-		add("http write", "", c, []Target{
-			{"in-process leader", apply(cl)}, {"http leader", kv.WriteOp(kl, 64)},
-			{"in-process follower", apply(cf)}, {"http follower", kv.WriteOp(kf, 64)},
+		err := add("http write", "", c, func(kl, kf, cl, cf int) []Target {
+			return []Target{
+				{Name: "in-process leader", Op: apply(cl)}, {Name: "http leader", Op: kv.WriteOp(kl, 64), CPU: kv.CPU},
+				{Name: "in-process follower", Op: apply(cf)}, {Name: "http follower", Op: kv.WriteOp(kf, 64), CPU: kv.CPU},
+			}
 		})
+		if err != nil {
+			return rows, err
+		}
 	}
 	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
 		for _, c := range clients {
-			add("http read", level.String(), c, []Target{
-				{"in-process leader", query(cl, level)}, {"http leader", kv.ReadOp(kl, level)},
-				{"in-process follower", query(cf, level)}, {"http follower", kv.ReadOp(kf, level)},
+			err := add("http read", level.String(), c, func(kl, kf, cl, cf int) []Target {
+				return []Target{
+					{Name: "in-process leader", Op: query(cl, level)}, {Name: "http leader", Op: kv.ReadOp(kl, level), CPU: kv.CPU},
+					{Name: "in-process follower", Op: query(cf, level)}, {Name: "http follower", Op: kv.ReadOp(kf, level), CPU: kv.CPU},
+				}
 			})
+			if err != nil {
+				return rows, err
+			}
 		}
 	}
 	return rows, nil

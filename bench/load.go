@@ -18,8 +18,12 @@ type Result struct {
 	Errors   int           // operations that failed
 	FirstErr error         // the first failure, if any
 	Elapsed  time.Duration // wall time of the run(s)
-	lat      []time.Duration
-	sorted   bool
+	// CPU is the CPU time used while the operations ran, by this process
+	// and the processes the target names (see [Target]); 0 when not
+	// measured.
+	CPU    time.Duration
+	lat    []time.Duration
+	sorted bool
 }
 
 // Throughput returns successful operations per second.
@@ -44,6 +48,14 @@ func (r *Result) Percentile(q float64) time.Duration {
 	return r.lat[i]
 }
 
+// CPUPerOp returns the CPU time per successful operation, or 0.
+func (r *Result) CPUPerOp() time.Duration {
+	if r.Ops == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Ops)
+}
+
 // Add merges o into r: operations and wall time add up.
 func (r *Result) Add(o Result) {
 	r.Ops += o.Ops
@@ -52,6 +64,7 @@ func (r *Result) Add(o Result) {
 		r.FirstErr = o.FirstErr
 	}
 	r.Elapsed += o.Elapsed
+	r.CPU += o.CPU
 	r.lat = append(r.lat, o.lat...)
 	r.sorted = false
 }

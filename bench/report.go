@@ -10,8 +10,8 @@ import (
 // WriteTable prints rows as a Markdown table: throughput, p50 and p99
 // latency, failures and the throughput ratio to the baseline.
 func WriteTable(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| section | case | callers | size/level | ops/s | p50 | p99 | errors | × baseline |")
-	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| section | case | callers | size/level | ops/s | p50 | p99 | CPU/op | errors | × baseline |")
+	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
 	for i := range rows {
 		r := &rows[i]
 		what := sizeLabel(r.Size)
@@ -22,9 +22,10 @@ func WriteTable(w io.Writer, rows []Row) {
 		if x := r.Ratio(); x > 0 {
 			ratio = fmt.Sprintf("%.2f", x)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Section, r.Name, r.Callers, what, fmtRate(r.Result.Throughput()),
-			FmtDur(r.Result.Percentile(0.5)), FmtDur(r.Result.Percentile(0.99)), fmtErrors(r.Result), ratio)
+			FmtDur(r.Result.Percentile(0.5)), FmtDur(r.Result.Percentile(0.99)), FmtDur(r.Result.CPUPerOp()),
+			fmtErrors(r.Result), ratio)
 	}
 }
 

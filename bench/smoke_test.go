@@ -27,8 +27,11 @@ func TestSmoke(t *testing.T) {
 		env, err := StartEnv(ctx, EnvOptions{Dir: filepath.Join(dir, "env")})
 		require.NoError(t, err)
 		defer func() { require.NoError(t, env.Close()) }()
-		rows := env.Writes(ctx, []int{1, 8}, []int{64}, 1, 100*time.Millisecond)
-		rows = append(rows, env.Reads(ctx, []int{4}, 1, 100*time.Millisecond)...)
+		rows, err := env.Writes(ctx, []int{1, 8}, []int{64}, 1, 100*time.Millisecond)
+		require.NoError(t, err)
+		reads, err := env.Reads(ctx, []int{4}, 1, 100*time.Millisecond)
+		require.NoError(t, err)
+		rows = append(rows, reads...)
 		for _, r := range rows {
 			require.Zero(t, r.Result.Errors, "%s %s: %v", r.Section, r.Name, r.Result.FirstErr)
 			require.Positive(t, r.Result.Ops, "%s %s", r.Section, r.Name)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,26 +84,64 @@ func opKey(w, seq int) uint64 { return uint64(w)*7919 + uint64(seq) }
 type Target struct {
 	Name string
 	Op   Op
+	// CPU, when set, returns the CPU time used so far by other processes
+	// serving the operation; it is added to this process's for
+	// Result.CPU.
+	CPU func() time.Duration
+}
+
+// cpuNow returns this process's CPU time plus t's other processes'.
+func (t Target) cpuNow() time.Duration {
+	c := selfCPU()
+	if t.CPU != nil {
+		c += t.CPU()
+	}
+	return c
 }
 
 // interleave runs every target for slice, round after round, so that a
 // change in the machine's load affects them alike; each result sums the
-// target's slices.
-func interleave(ctx context.Context, callers, rounds int, slice time.Duration, targets []Target) []Result {
-	res := make([]Result, len(targets))
+// target's slices. The targets are built afresh each round, so that a
+// leader change between rounds is followed; a round that fails to build
+// them returns the error.
+func interleave(ctx context.Context, callers, rounds int, slice time.Duration, targets func() ([]Target, error)) ([]Target, []Result, error) {
+	var ts []Target
+	var res []Result
 	for range rounds {
-		for i, t := range targets {
-			res[i].Add(RunFor(ctx, callers, slice, t.Op))
+		var err error
+		if ts, err = targets(); err != nil {
+			return nil, nil, err
+		}
+		if res == nil {
+			res = make([]Result, len(ts))
+		}
+		for i, t := range ts {
+			c0 := t.cpuNow()
+			r := RunFor(ctx, callers, slice, t.Op)
+			r.CPU = t.cpuNow() - c0
+			res[i].Add(r)
 		}
 	}
-	return res
+	return ts, res, nil
 }
+
+// fixed returns a target generator for targets that never change.
+func fixed(ts []Target) func() ([]Target, error) {
+	return func() ([]Target, error) { return ts, nil }
+}
+
+// errNoLeader reports a group without a leader while targets are built.
+var errNoLeader = errors.New("bench: no leader")
 
 // WriteTargets returns the write operations compared: the baseline's
 // raft.Apply on its leader, and Conclave's Apply on the leader, on a
-// follower (forwarded) and on a client node (routed to a server).
-func (e *Env) WriteTargets(size int) []Target {
-	bl := e.Base.Leader()
+// follower (forwarded) and on a client node (routed to a server), as the
+// groups stand now.
+func (e *Env) WriteTargets(size int) ([]Target, error) {
+	bl, cl, cf, err := e.roles()
+	if err != nil {
+		return nil, err
+	}
 	apply := func(i int) Op {
 		n := e.Con.Nodes[i]
 		return func(ctx context.Context, w, seq int) error {
@@ -111,31 +150,48 @@ func (e *Env) WriteTargets(size int) []Target {
 		}
 	}
 	ts := []Target{
-		{"baseline leader", func(ctx context.Context, w, seq int) error {
+		{Name: "baseline leader", Op: func(ctx context.Context, w, seq int) error {
 			_, err := e.Base.Apply(ctx, bl, Command(opKey(w, seq), size))
 			return err
 		}},
-		{"conclave leader", apply(e.Con.Leader())},
-		{"conclave follower", apply(e.Con.Follower())},
+		{Name: "conclave leader", Op: apply(cl)},
+		{Name: "conclave follower", Op: apply(cf)},
 	}
 	if c := e.Con.Client(); c >= 0 {
-		ts = append(ts, Target{"conclave client", apply(c)})
+		ts = append(ts, Target{Name: "conclave client", Op: apply(c)})
 	}
-	return ts
+	return ts, nil
+}
+
+// roles returns the baseline's leader and Conclave's leader and a follower,
+// waiting up to 30 s for both groups to have a leader.
+func (e *Env) roles() (bl, cl, cf int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = poll(ctx, func() bool {
+		bl, cl, cf = e.Base.Leader(), e.Con.Leader(), e.Con.Follower()
+		return bl >= 0 && cl >= 0 && cf >= 0
+	})
+	if err != nil {
+		return 0, 0, 0, errNoLeader
+	}
+	return bl, cl, cf, nil
 }
 
 // Writes measures every write target at each caller count and command
 // size.
-func (e *Env) Writes(ctx context.Context, callers, sizes []int, rounds int, slice time.Duration) []Row {
+func (e *Env) Writes(ctx context.Context, callers, sizes []int, rounds int, slice time.Duration) ([]Row, error) {
 	var rows []Row
 	for _, size := range sizes {
 		for _, c := range callers {
-			ts := e.WriteTargets(size)
-			res := interleave(ctx, c, rounds, slice, ts)
+			ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) { return e.WriteTargets(size) })
+			if err != nil {
+				return rows, err
+			}
 			rows = append(rows, compareRows("write", ts, res, c, size, "")...)
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // compareRows makes a row per target, each compared with the first target
@@ -153,9 +209,13 @@ func compareRows(section string, ts []Target, res []Result, callers, size int, l
 
 // ReadTargets returns the read operations compared at level: the
 // baseline's on its leader (and, for Stale, on a follower), and Conclave's
-// Query on its leader and on a follower.
-func (e *Env) ReadTargets(level consensus.ReadLevel) []Target {
-	bl, bf := e.Base.Leader(), e.Base.Follower()
+// Query on its leader and on a follower, as the groups stand now.
+func (e *Env) ReadTargets(level consensus.ReadLevel) ([]Target, error) {
+	bl, cl, cf, err := e.roles()
+	if err != nil {
+		return nil, err
+	}
+	bf := e.Base.Follower()
 	baseQuery := func(i int) Op {
 		return func(ctx context.Context, w, seq int) error {
 			_, err := e.Base.Query(ctx, i, level, Query(opKey(w, seq)))
@@ -170,27 +230,29 @@ func (e *Env) ReadTargets(level consensus.ReadLevel) []Target {
 		}
 	}
 	ts := []Target{
-		{"baseline leader", baseQuery(bl)},
-		{"conclave leader", conQuery(e.Con.Leader())},
-		{"conclave follower", conQuery(e.Con.Follower())},
+		{Name: "baseline leader", Op: baseQuery(bl)},
+		{Name: "conclave leader", Op: conQuery(cl)},
+		{Name: "conclave follower", Op: conQuery(cf)},
 	}
 	if level == consensus.Stale {
-		ts = append(ts, Target{"baseline follower", baseQuery(bf)})
+		ts = append(ts, Target{Name: "baseline follower", Op: baseQuery(bf)})
 	}
-	return ts
+	return ts, nil
 }
 
 // Reads measures every read target at each level and caller count.
-func (e *Env) Reads(ctx context.Context, callers []int, rounds int, slice time.Duration) []Row {
+func (e *Env) Reads(ctx context.Context, callers []int, rounds int, slice time.Duration) ([]Row, error) {
 	var rows []Row
 	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
 		for _, c := range callers {
-			ts := e.ReadTargets(level)
-			res := interleave(ctx, c, rounds, slice, ts)
+			ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) { return e.ReadTargets(level) })
+			if err != nil {
+				return rows, err
+			}
 			rows = append(rows, compareRows("read", ts, res, c, 0, level.String())...)
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // sizeLabel renders a command size.

@@ -23,6 +23,8 @@ type Variant struct {
 	Follower bool
 	// Bolt selects the storage options of a hand-wired group.
 	Bolt BoltOptions
+	// NoPipelining turns off a hand-wired group's pipelined replication.
+	NoPipelining bool
 	// Tune edits raft.DefaultConfig(): a hand-wired group's, or the one a
 	// Conclave cluster runs with (through the consensus Raft escape hatch).
 	Tune func(*raft.Config)
@@ -32,19 +34,23 @@ type Variant struct {
 }
 
 // DefaultVariants are the settings [Tuning] compares: the baseline as
-// wired by hand, each bolt option alone, raft's batching knobs, and
-// Conclave with and without the raft knobs.
+// wired by hand, each bolt option alone, what Conclave adds (raft's
+// LogCache, a larger MaxAppendEntries), raft's BatchApplyCh, Conclave with
+// raft's stock configuration, and bolt without fsync as the ceiling that
+// durable storage puts on writes.
 func DefaultVariants() []Variant {
-	bigBatch := func(c *raft.Config) { c.MaxAppendEntries = 512; c.BatchApplyCh = true }
+	mae := func(c *raft.Config) { c.MaxAppendEntries = 256 }
 	return []Variant{
 		{Name: "baseline"},
 		{Name: "baseline +NoFreelistSync", Bolt: BoltOptions{NoFreelistSync: true}},
-		{Name: "baseline +FreelistMap+NoFreelistSync", Bolt: BoltOptions{NoFreelistSync: true, FreelistMap: true}},
-		{Name: "baseline +LogCache512", Bolt: BoltOptions{LogCache: 512}},
+		{Name: "baseline +NoFreelistSync+FreelistMap", Bolt: BoltOptions{NoFreelistSync: true, FreelistMap: true}},
 		{Name: "baseline +BatchApplyCh", Tune: func(c *raft.Config) { c.BatchApplyCh = true }},
-		{Name: "baseline +MaxAppendEntries512+BatchApplyCh", Tune: bigBatch},
+		{Name: "baseline +LogCache512", Bolt: BoltOptions{LogCache: 512}},
+		{Name: "baseline +LogCache512+MaxAppendEntries256", Bolt: BoltOptions{LogCache: 512}, Tune: mae},
+		{Name: "baseline +NoPipelining", NoPipelining: true},
+		{Name: "baseline +LogCache512+MaxAppendEntries256+NoPipelining", Bolt: BoltOptions{LogCache: 512}, Tune: mae, NoPipelining: true},
 		{Name: "conclave", Conclave: true},
-		{Name: "conclave +MaxAppendEntries512+BatchApplyCh", Conclave: true, Tune: bigBatch},
+		{Name: "conclave with raft.DefaultConfig (MaxAppendEntries 64)", Conclave: true, Tune: func(*raft.Config) {}},
 		{Name: "baseline +NoSync (unsafe: ceiling only)", Bolt: BoltOptions{NoSync: true}},
 	}
 }
@@ -77,11 +83,14 @@ func Tuning(ctx context.Context, dir string, vs []Variant, callers, sizes []int,
 			ts := make([]Target, len(vs))
 			for i, v := range vs {
 				apply := applies[i]
-				ts[i] = Target{v.Name, func(ctx context.Context, w, seq int) error {
+				ts[i] = Target{Name: v.Name, Op: func(ctx context.Context, w, seq int) error {
 					return apply(ctx, Command(opKey(w, seq), size))
 				}}
 			}
-			res := interleave(ctx, c, rounds, slice, ts)
+			_, res, err := interleave(ctx, c, rounds, slice, fixed(ts))
+			if err != nil {
+				return rows, err
+			}
 			rows = append(rows, compareRows("tuning", ts, res, c, size, "")...)
 		}
 	}
@@ -92,12 +101,15 @@ func Tuning(ctx context.Context, dir string, vs []Variant, callers, sizes []int,
 // command on its leader, and one closing the group.
 func startVariant(ctx context.Context, dir string, v Variant) (func(context.Context, []byte) error, func() error, error) {
 	if !v.Conclave {
-		b, err := StartBaseline(ctx, BaselineOptions{Dir: dir, Bolt: v.Bolt, Tune: v.Tune, Stores: v.Stores})
+		b, err := StartBaseline(ctx, BaselineOptions{Dir: dir, Bolt: v.Bolt, NoPipelining: v.NoPipelining, Tune: v.Tune, Stores: v.Stores})
 		if err != nil {
 			return nil, nil, err
 		}
-		l := b.Leader()
 		return func(ctx context.Context, cmd []byte) error {
+			l := b.Leader()
+			if l < 0 {
+				return errNoLeader
+			}
 			_, err := b.Apply(ctx, l, cmd)
 			return err
 		}, b.Close, nil
@@ -111,12 +123,15 @@ func startVariant(ctx context.Context, dir string, v Variant) (func(context.Cont
 	if err != nil {
 		return nil, nil, err
 	}
-	n := c.Nodes[c.Leader()]
-	if v.Follower {
-		n = c.Nodes[c.Follower()]
-	}
 	return func(ctx context.Context, cmd []byte) error {
-		_, err := n.Apply(ctx, cmd)
+		i := c.Leader()
+		if v.Follower {
+			i = c.Follower()
+		}
+		if i < 0 {
+			return errNoLeader
+		}
+		_, err := c.Nodes[i].Apply(ctx, cmd)
 		return err
 	}, c.Close, nil
 }

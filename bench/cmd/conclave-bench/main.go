@@ -25,6 +25,7 @@ import (
 
 	"github.com/conclave-go/conclave/bench"
 	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/membership"
 )
 
 var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "flap", "detect", "pause", "heal", "footprint", "http"}
@@ -41,6 +42,7 @@ type options struct {
 	gossipTrials int
 	gossipN      []int
 	profiles     []string
+	gossip       []gossipConfig
 	flapFor      time.Duration
 	httpClients  []int
 	kvstore      string
@@ -74,6 +76,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.gossipTrials, "gossip-trials", 3, "detection and heal trials per cluster size")
 	gossipN := flag.String("gossip-n", "3,10,30", "cluster sizes for detection, heal and footprint")
 	profiles := flag.String("profiles", "lan,local,fast200,fast150", "failover configurations: lan, local, fastNNN (heartbeat NNN ms)")
+	gossipNames := flag.String("gossip-configs", "lan,local,lanfast", "membership configurations for detect, pause and heal: lan, local, lanfast")
 	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
@@ -102,6 +105,9 @@ func parseFlags() (options, error) {
 		}
 	}
 	o.profiles = strings.Split(*profiles, ",")
+	if o.gossip, err = gossipConfigs(strings.Split(*gossipNames, ",")); err != nil {
+		return o, err
+	}
 	o.out = os.Stdout
 	if o.verbose {
 		o.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -192,10 +198,18 @@ func throughput(ctx context.Context, o options, dir string) error {
 	defer env.Close()
 	var rows []bench.Row
 	if o.suites["writes"] {
-		rows = append(rows, env.Writes(ctx, o.callers, o.sizes, o.rounds, o.slice)...)
+		w, err := env.Writes(ctx, o.callers, o.sizes, o.rounds, o.slice)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, w...)
 	}
 	if o.suites["reads"] {
-		rows = append(rows, env.Reads(ctx, o.readCallers, o.rounds, o.slice)...)
+		r, err := env.Reads(ctx, o.readCallers, o.rounds, o.slice)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
 	}
 	fmt.Fprintf(o.out, "\n## Writes and reads (3 servers, bolt on disk, %d × %v per case)\n\n", o.rounds, o.slice)
 	bench.WriteTable(o.out, rows)
@@ -203,7 +217,7 @@ func throughput(ctx context.Context, o options, dir string) error {
 }
 
 func tuning(ctx context.Context, o options, dir string) error {
-	rows, err := bench.Tuning(ctx, dir, bench.DefaultVariants(), []int{1, 16, 256}, []int{64}, o.rounds, o.slice)
+	rows, err := bench.Tuning(ctx, dir, bench.DefaultVariants(), o.callers, []int{64}, o.rounds, o.slice)
 	if err != nil {
 		return err
 	}
@@ -289,54 +303,87 @@ func flap(ctx context.Context, o options, dir string) error {
 	return nil
 }
 
-func gossipProfiles() []cluster.Profile {
-	return []cluster.Profile{cluster.ProfileLAN, cluster.ProfileLocal}
+// gossipConfig is a named membership configuration.
+type gossipConfig struct {
+	name    string
+	profile cluster.Profile
+	timing  *membership.Timing
+}
+
+func gossipConfigs(names []string) ([]gossipConfig, error) {
+	var out []gossipConfig
+	for _, n := range names {
+		switch n {
+		case "lan":
+			out = append(out, gossipConfig{n, cluster.ProfileLAN, nil})
+		case "local":
+			out = append(out, gossipConfig{n, cluster.ProfileLocal, nil})
+		case "lanfast":
+			t := bench.FastDetectionTiming()
+			out = append(out, gossipConfig{n, cluster.ProfileLAN, &t})
+		default:
+			return nil, fmt.Errorf("unknown gossip configuration %q (allowed lan, local, lanfast)", n)
+		}
+	}
+	return out, nil
+}
+
+func (g gossipConfig) options(n, trials int, log *slog.Logger) bench.GossipOptions {
+	return bench.GossipOptions{N: n, Profile: g.profile, Timing: g.timing, Trials: trials, Logger: log}
 }
 
 func detect(ctx context.Context, o options, _ string) error {
 	fmt.Fprintf(o.out, "\n## Failure detection: node killed, until every other node lists it failed (membership only)\n\n")
-	fmt.Fprintln(o.out, "| profile | N | trials | p50 | max |")
+	fmt.Fprintln(o.out, "| config | N | trials | p50 | max |")
 	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
-	for _, p := range gossipProfiles() {
+	for _, g := range o.gossip {
 		for _, n := range o.gossipN {
-			s, err := bench.Detection(ctx, bench.GossipOptions{N: n, Profile: p, Trials: o.gossipTrials, Logger: o.log})
+			s, err := bench.Detection(ctx, g.options(n, o.gossipTrials, o.log))
 			if err != nil {
-				return fmt.Errorf("%v N=%d: %w", p, n, err)
+				return fmt.Errorf("%s N=%d: %w", g.name, n, err)
 			}
-			fmt.Fprintf(o.out, "| %v | %d | %d | %s | %s |\n", p, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
+			fmt.Fprintf(o.out, "| %s | %d | %d | %s | %s |\n", g.name, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
 		}
 	}
 	return nil
 }
 
 func pause(ctx context.Context, o options, _ string) error {
-	fmt.Fprintf(o.out, "\n## False failures: one node's traffic held for 2 s (membership only, LAN profile)\n\n")
-	fmt.Fprintln(o.out, "| N | failure events for the paused node |")
-	fmt.Fprintln(o.out, "|---:|---:|")
-	for _, n := range o.gossipN {
-		if n > 10 {
-			continue
+	fmt.Fprintf(o.out, "\n## False failures: one node's traffic held for 2 s, then 10 s to settle (membership only)\n\n")
+	fmt.Fprintln(o.out, "| config | N | trials | trials with a failure event for the paused node |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|")
+	for _, g := range o.gossip {
+		for _, n := range o.gossipN {
+			if n > 10 {
+				continue
+			}
+			bad := 0
+			for range o.gossipTrials {
+				k, err := bench.PauseFalseFailures(ctx, g.options(n, 1, o.log), 2*time.Second, 10*time.Second)
+				if err != nil {
+					return err
+				}
+				if k > 0 {
+					bad++
+				}
+			}
+			fmt.Fprintf(o.out, "| %s | %d | %d | %d |\n", g.name, n, o.gossipTrials, bad)
 		}
-		k, err := bench.PauseFalseFailures(ctx, bench.GossipOptions{N: n, Profile: cluster.ProfileLAN, Logger: o.log}, 2*time.Second, 10*time.Second)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(o.out, "| %d | %d |\n", n, k)
 	}
 	return nil
 }
 
 func heal(ctx context.Context, o options, _ string) error {
 	fmt.Fprintf(o.out, "\n## Partition heal: halves that saw each other failed, healed, until every node lists all alive\n\n")
-	fmt.Fprintln(o.out, "| profile | N | trials | p50 | max |")
+	fmt.Fprintln(o.out, "| config | N | trials | p50 | max |")
 	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
-	for _, p := range gossipProfiles() {
+	for _, g := range o.gossip {
 		for _, n := range o.gossipN {
-			s, err := bench.HealTime(ctx, bench.GossipOptions{N: n, Profile: p, Trials: o.gossipTrials, Logger: o.log})
+			s, err := bench.HealTime(ctx, g.options(n, o.gossipTrials, o.log))
 			if err != nil {
-				return fmt.Errorf("%v N=%d: %w", p, n, err)
+				return fmt.Errorf("%s N=%d: %w", g.name, n, err)
 			}
-			fmt.Fprintf(o.out, "| %v | %d | %d | %s | %s |\n", p, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
+			fmt.Fprintf(o.out, "| %s | %d | %d | %s | %s |\n", g.name, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
 		}
 	}
 	return nil

@@ -212,6 +212,7 @@ func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[st
 			gossip[s.ID] = r.missing(s.ID, now)
 		}
 	}
+	r.forget(gossip)
 	fresh := r.probeHealth(ctx, now, raftServers)
 	in := reconcileInput{
 		Now: now, Self: r.n.cfg.NodeName, Gossip: gossip, Raft: raftServers,
@@ -224,6 +225,21 @@ func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[st
 			return
 		}
 		r.apply(ctx, c)
+	}
+}
+
+// forget drops what the reconciler remembers of servers that are neither in
+// gossip nor in the configuration any more (gossip already holds both).
+func (r *reconciler) forget(gossip map[string]gossipServer) {
+	for id := range r.seen {
+		if _, ok := gossip[id]; !ok {
+			delete(r.seen, id)
+		}
+	}
+	for id := range r.health {
+		if _, ok := gossip[id]; !ok {
+			delete(r.health, id)
+		}
 	}
 }
 

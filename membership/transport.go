@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -390,10 +391,17 @@ func (c *trackedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.got.Store(true)
-	} else if errors.Is(err, io.EOF) && c.peer.IsValid() && !c.got.Load() {
+	} else if hungUp(err) && c.peer.IsValid() && !c.got.Load() {
 		c.t.noteHungUp(c.peer)
 	}
 	return n, err
+}
+
+// hungUp reports an error from a peer that closed the connection: a clean
+// close (EOF), or a reset, which the peer's kernel sends instead when it
+// closes with our bytes still unread.
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func (c *trackedConn) Close() error {

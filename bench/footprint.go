@@ -17,14 +17,28 @@ type FootprintResult struct {
 	Goroutines float64 // goroutines per node
 }
 
-// heapNow returns the live heap after two collections, and the goroutine
-// count.
+// heapNow returns the live heap after collections, and the goroutine
+// count. It collects until two readings 100 ms apart agree within 1%, so
+// that memory still being released by earlier work (connections closing,
+// goroutines exiting) is not counted.
 func heapNow() (uint64, int) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, runtime.NumGoroutine()
+	read := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	prev := read()
+	for range 20 {
+		time.Sleep(100 * time.Millisecond)
+		cur := read()
+		if max(cur, prev)-min(cur, prev) <= prev/100 {
+			return cur, runtime.NumGoroutine()
+		}
+		prev = cur
+	}
+	return prev, runtime.NumGoroutine()
 }
 
 // Footprint starts n nodes on the real loopback network with the LAN

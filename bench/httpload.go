@@ -231,16 +231,21 @@ func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []i
 			return err
 		}
 	}
-	// roles finds both groups' leaders and a follower of each.
+	// roles finds both groups' leaders and a follower of each, waiting up
+	// to 30 s for a leader change to settle.
 	roles := func() (kl, kf, cl, cf int, err error) {
-		if kl, err = kv.Leader(ctx); err != nil {
-			return
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		err = poll(wctx, func() bool {
+			var lerr error
+			kl, lerr = kv.Leader(wctx)
+			cl, cf = con.Leader(), con.Follower()
+			return lerr == nil && cl >= 0 && cf >= 0
+		})
+		if err != nil {
+			return 0, 0, 0, 0, errNoLeader
 		}
-		kf = (kl + 1) % len(kv.URLs)
-		if cl, cf = con.Leader(), con.Follower(); cl < 0 || cf < 0 {
-			err = errNoLeader
-		}
-		return
+		return kl, (kl + 1) % len(kv.URLs), cl, cf, nil
 	}
 	var rows []Row
 	add := func(section, level string, c int, targets func(kl, kf, cl, cf int) []Target) error {

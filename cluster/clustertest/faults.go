@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/conclave-go/conclave/cluster"
 )
 
 // Kill crashes node i: every socket it has is closed abruptly (in-flight
@@ -16,20 +18,11 @@ func (c *Cluster) Kill(i int) error {
 
 func (c *Cluster) kill(i int) error {
 	c.rep.Helper()
-	s, err := c.runningSlot(i)
+	s, node, nn, err := c.bringDown(i, "kill")
 	if err != nil {
 		return err
 	}
-	s.op.Lock()
 	defer s.op.Unlock()
-	c.mu.Lock()
-	if !s.running {
-		c.mu.Unlock()
-		return fmt.Errorf("kill %s: %w", s.name, ErrNotRunning)
-	}
-	s.running = false
-	node, nn := s.node, s.net
-	c.mu.Unlock()
 	c.recordFault("kill %s", s.name)
 	nn.kill()
 	if err := c.closeNode(s.name, node); err != nil {
@@ -78,20 +71,11 @@ func (c *Cluster) Stop(i int) error {
 
 func (c *Cluster) stopNode(i int) error {
 	c.rep.Helper()
-	s, err := c.runningSlot(i)
+	s, node, _, err := c.bringDown(i, "stop")
 	if err != nil {
 		return err
 	}
-	s.op.Lock()
 	defer s.op.Unlock()
-	c.mu.Lock()
-	if !s.running {
-		c.mu.Unlock()
-		return fmt.Errorf("stop %s: %w", s.name, ErrNotRunning)
-	}
-	s.running = false
-	node := s.node
-	c.mu.Unlock()
 	c.recordFault("stop %s (graceful leave)", s.name)
 	ctx, cancel := context.WithTimeout(context.Background(), c.set.timeout)
 	defer cancel()
@@ -276,6 +260,25 @@ func (c *Cluster) names(idx []int) ([]string, error) {
 		names[k] = s.name
 	}
 	return names, nil
+}
+
+// bringDown marks running node i as down for verb ("kill", "stop") and
+// returns its slot, node and network. It returns with s.op held, so that no
+// other operation on the node interleaves; the caller unlocks it.
+func (c *Cluster) bringDown(i int, verb string) (*slot, *cluster.Node, *nodeNet, error) {
+	s, err := c.runningSlot(i)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s.op.Lock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.running {
+		s.op.Unlock()
+		return nil, nil, nil, fmt.Errorf("%s %s: %w", verb, s.name, ErrNotRunning)
+	}
+	s.running = false
+	return s, s.node, s.net, nil
 }
 
 // runningSlot returns node i's slot if the cluster is open.

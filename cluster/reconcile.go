@@ -71,8 +71,8 @@ func (r *reconciler) round(ctx context.Context) {
 	if !r.bootstrapDone {
 		r.tryBootstrap(ctx, gossip)
 	}
-	if r.cons.Status().State == consensus.StateLeader {
-		r.reconcile(ctx, now, gossip)
+	if st := r.cons.Status(); st.State == consensus.StateLeader {
+		r.reconcile(ctx, now, gossip, st.CommitIndex)
 	} else {
 		clear(r.health)
 	}
@@ -197,7 +197,7 @@ func (r *reconciler) warnOnce(msg string) {
 }
 
 // reconcile runs one leader round: snapshot, plan, apply.
-func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[string]gossipServer) {
+func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[string]gossipServer, commit uint64) {
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	servers, err := r.cons.Configuration(cctx)
 	cancel()
@@ -213,7 +213,7 @@ func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[st
 		}
 	}
 	r.forget(gossip)
-	fresh := r.probeHealth(ctx, now, raftServers)
+	fresh := r.probeHealth(ctx, now, raftServers, commit)
 	in := reconcileInput{
 		Now: now, Self: r.n.cfg.NodeName, Gossip: gossip, Raft: raftServers,
 		Health: r.health, Fresh: fresh, Policy: r.cfg.policy(),
@@ -256,9 +256,8 @@ func (r *reconciler) missing(id string, now time.Time) gossipServer {
 
 // probeHealth asks every other configured server for its status, updates the
 // health streaks and returns the servers that hold no Raft state at all.
-func (r *reconciler) probeHealth(ctx context.Context, now time.Time, servers []raftServer) map[string]bool {
+func (r *reconciler) probeHealth(ctx context.Context, now time.Time, servers []raftServer, commit uint64) map[string]bool {
 	statuses := r.statuses(ctx, servers)
-	commit := r.cons.Status().CommitIndex
 	fresh := make(map[string]bool)
 	for _, s := range servers {
 		if s.ID == r.n.cfg.NodeName {

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,11 +57,20 @@ func TestNewCopiesConfigAndStartsNothing(t *testing.T) {
 }
 
 func TestParseProfile(t *testing.T) {
-	for _, p := range []Profile{ProfileLAN, ProfileLocal, ProfileWAN} {
+	for _, p := range []Profile{ProfileLAN, ProfileLocal, ProfileWAN, ProfileFast} {
 		got, err := ParseProfile(p.String())
 		require.NoError(t, err)
 		require.Equal(t, p, got)
 	}
 	_, err := ParseProfile("moon")
-	require.ErrorContains(t, err, "allowed lan, local, wan")
+	require.ErrorContains(t, err, "allowed lan, local, wan, fast")
+}
+
+func TestProfileFastUsesLANGossip(t *testing.T) {
+	require.Equal(t, membership.LAN, ProfileFast.membership())
+	require.Equal(t, consensus.ProfileFast, ProfileFast.consensus())
+	for _, p := range []Profile{ProfileLAN, ProfileLocal, ProfileWAN} {
+		require.Equal(t, p.String(), p.membership().String())
+		require.Equal(t, p.String(), p.consensus().String())
+	}
 }

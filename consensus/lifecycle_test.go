@@ -72,6 +72,20 @@ func TestRaftEscapeHatch(t *testing.T) {
 	require.True(t, rc.ShutdownOnRemove, "the caller's config is not modified")
 }
 
+func TestProfilesAreValidRaftConfigs(t *testing.T) {
+	var prev time.Duration
+	// From the quickest to the most patient.
+	for _, p := range []Profile{ProfileFast, ProfileLAN, ProfileWAN} {
+		cfg := testConfig(t, "x", newKV())
+		cfg.Profile = p
+		rc := cfg.raftConfig()
+		require.NoError(t, raft.ValidateConfig(rc), p.String())
+		require.Greater(t, rc.HeartbeatTimeout, prev, "%v is slower than the profile before it", p)
+		prev = rc.HeartbeatTimeout
+	}
+	require.Equal(t, "fast", ProfileFast.String())
+}
+
 func TestLifecycle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx := context.Background()

@@ -4,7 +4,7 @@
 // follower, the leader killed and the failover, a partition and its heal, and
 // a graceful leave. It exits 0 only if every step behaved as claimed.
 //
-//	go run ./examples/demo [-nodes 5] [-servers 3] [-profile local|lan|wan] [-seed N]
+//	go run ./examples/demo [-nodes 5] [-servers 3] [-profile local|lan|fast|wan] [-seed N]
 package main
 
 import (
@@ -47,7 +47,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.SetOutput(out)
 	nodes := fs.Int("nodes", 5, "number of nodes, servers included (at least 3)")
 	servers := fs.Int("servers", 3, "number of servers (at least 3, at most -nodes); the rest are clients")
-	profile := fs.String("profile", "local", "timing profile: local, lan or wan")
+	profile := fs.String("profile", "local", "timing profile: local, lan, fast or wan")
 	seed := fs.Int64("seed", 1, "seed of the fault-injecting network")
 	if err := fs.Parse(args); err != nil {
 		return options{}, usageError{err}

@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&join, "join", "", "comma-separated gossip `addresses` of other nodes")
 	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "number of servers that form the cluster (`N`); 0 joins an existing one")
 	fs.StringVar(&o.dataDir, "data", "", "data `dir` for the Raft log and snapshots (required)")
-	fs.StringVar(&profile, "profile", "lan", "timing `profile`: local, lan or wan")
+	fs.StringVar(&profile, "profile", "lan", "timing `profile`: local, lan, fast or wan")
 	fs.BoolVar(&o.leaveOnExit, "leave-on-exit", false, "leave the cluster on SIGINT/SIGTERM instead of keeping the Raft seat")
 	fs.IntVar(&o.maxValueSize, "max-value-size", defaultMaxValueSize, "largest value accepted, in `bytes`")
 	fs.IntVar(&o.maxKeySize, "max-key-size", defaultMaxKeySize, "longest key accepted, in `bytes`")
@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.join = splitList(join)
 	var err error
 	if o.profile, err = cluster.ParseProfile(profile); err != nil {
-		return o, usagef("-profile: %q is not one of local, lan, wan", profile)
+		return o, usagef("-profile: %q is not one of local, lan, fast, wan", profile)
 	}
 	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, usagef("-log-level: %q is not one of debug, info, warn, error", logLevel)

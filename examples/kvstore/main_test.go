@@ -30,7 +30,7 @@ func TestFlagErrors(t *testing.T) {
 		{append(base, "-raft", "h:99999"), "-raft"},
 		{append(base, "-http", "h:x"), "-http"},
 		{append(base, "-join", "a:1,b"), "-join"},
-		{append(base, "-profile", "fast"), "-profile"},
+		{append(base, "-profile", "turbo"), "-profile"},
 		{append(base, "-bootstrap-expect", "-1"), "-bootstrap-expect"},
 		{append(base, "-max-value-size", "0"), "-max-value-size"},
 		{append(base, "-max-key-size", "100000"), "-max-key-size"},

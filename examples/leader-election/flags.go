@@ -51,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&join, "join", "", "comma-separated gossip `addresses` of other nodes")
 	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "number of servers that form the cluster (`N`); 0 joins an existing one")
 	fs.StringVar(&o.dataDir, "data", "", "data `dir` for the Raft state (required)")
-	fs.StringVar(&profile, "profile", "lan", "timing `profile`: local, lan or wan")
+	fs.StringVar(&profile, "profile", "lan", "timing `profile`: local, lan, fast or wan")
 	fs.BoolVar(&o.leaveOnExit, "leave-on-exit", false, "leave the cluster on SIGINT/SIGTERM instead of keeping the Raft seat")
 	fs.DurationVar(&o.tick, "tick", 200*time.Millisecond, "how often the leader's job prints a tick")
 	fs.StringVar(&logLevel, "log-level", "error", "log `level`: debug, info, warn or error (logs go to stderr)")
@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.join = splitList(join)
 	var err error
 	if o.profile, err = cluster.ParseProfile(profile); err != nil {
-		return o, usagef("-profile: %q is not one of local, lan, wan", profile)
+		return o, usagef("-profile: %q is not one of local, lan, fast, wan", profile)
 	}
 	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, usagef("-log-level: %q is not one of debug, info, warn, error", logLevel)

@@ -25,7 +25,7 @@ func TestFlagErrors(t *testing.T) {
 		{append(base, "-gossip", "nohost"), "-gossip"},
 		{append(base, "-raft", "h:99999"), "-raft"},
 		{append(base, "-join", "a:1,b"), "-join"},
-		{append(base, "-profile", "fast"), "-profile"},
+		{append(base, "-profile", "turbo"), "-profile"},
 		{append(base, "-bootstrap-expect", "-1"), "-bootstrap-expect"},
 		{append(base, "-tick", "0s"), "-tick"},
 		{append(base, "-log-level", "loud"), "-log-level"},

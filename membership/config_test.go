@@ -143,9 +143,11 @@ func TestNewStartsNothingAndCopiesConfig(t *testing.T) {
 
 func TestProfiles(t *testing.T) {
 	lan, local, wan := LAN.Timing(), Local.Timing(), WAN.Timing()
-	require.Equal(t, time.Second, lan.ProbeInterval)
+	require.Equal(t, 200*time.Millisecond, lan.ProbeInterval)
+	require.Equal(t, 2*time.Second, time.Duration(lan.SuspicionMult)*lan.ProbeInterval, "LAN suspicion outlasts a 2 s stall")
 	require.Equal(t, 30*time.Second, lan.PushPullInterval)
-	require.Less(t, local.ProbeInterval, lan.ProbeInterval)
+	require.LessOrEqual(t, local.ProbeInterval, lan.ProbeInterval)
+	require.Less(t, local.SuspicionMult, lan.SuspicionMult, "Local declares failures sooner")
 	require.LessOrEqual(t, local.PushPullInterval, 2*time.Second)
 	require.LessOrEqual(t, local.GossipInterval, 50*time.Millisecond)
 	require.Greater(t, wan.ProbeInterval, lan.ProbeInterval)

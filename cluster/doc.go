@@ -54,4 +54,20 @@
 // the queue is bounded and drops are counted, so a slow consumer never holds
 // up gossip or Raft. Package clustertest runs whole clusters in a test and
 // injects failures.
+//
+// # Profiles
+//
+// [Config.Profile] sets gossip and Raft timings together. Measured on
+// loopback (docs/PERFORMANCE.md has the commands):
+//
+//	profile  Raft timeouts  leader failover  failure detection  survives
+//	LAN      500 ms         about 1 s        about 2.5 s        2 s stalls, 100 ms round trips
+//	Fast     120 ms         about 0.3 s      about 2.5 s        100 ms round trips; pauses under 120 ms
+//	WAN      3 s            about 5 s        tens of seconds    long, lossy links
+//	Local    500 ms         about 1 s        about 1.3 s        one machine only: tests, demos
+//
+// LAN is the default. Fast trades tolerance for speed: a saturated machine
+// or a long garbage-collection pause can cost a needless election. Every
+// value can be changed through [Config.Membership] and
+// [ConsensusConfig.Consensus].
 package cluster

@@ -44,6 +44,7 @@ type options struct {
 	profiles     []string
 	gossip       []gossipConfig
 	flapFor      time.Duration
+	pauseFor     time.Duration
 	httpClients  []int
 	kvstore      string
 	verbose      bool
@@ -75,9 +76,10 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.leaveTrials, "leave-trials", 5, "graceful leave trials per profile")
 	flag.IntVar(&o.gossipTrials, "gossip-trials", 3, "detection and heal trials per cluster size")
 	gossipN := flag.String("gossip-n", "3,10,30", "cluster sizes for detection, heal and footprint")
-	profiles := flag.String("profiles", "lan,local,fast200,fast150", "failover configurations: lan, local, fastNNN (heartbeat NNN ms)")
-	gossipNames := flag.String("gossip-configs", "lan,local,lanfast", "membership configurations for detect, pause and heal: lan, local, lanfast")
+	profiles := flag.String("profiles", "lan,fast,local", "failover configurations: lan, local, fast, wan (the cluster profiles), fastNNN (Local profile with heartbeat, election and lease of NNN ms)")
+	gossipNames := flag.String("gossip-configs", "lan,local,memberlist", "membership configurations for detect, pause and heal: lan, local (the profiles), memberlist (LAN with memberlist's own detection timing)")
 	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
+	flag.DurationVar(&o.pauseFor, "pause-duration", 2*time.Second, "how long the false-failure check holds a node's traffic")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
@@ -234,6 +236,10 @@ func failoverOptions(name, dir string, o options) (bench.FailoverOptions, error)
 		fo.Profile = cluster.ProfileLAN
 	case name == "local":
 		fo.Profile = cluster.ProfileLocal
+	case name == "fast":
+		fo.Profile = cluster.ProfileFast
+	case name == "wan":
+		fo.Profile = cluster.ProfileWAN
 	case strings.HasPrefix(name, "fast"):
 		ms, err := strconv.Atoi(strings.TrimPrefix(name, "fast"))
 		if err != nil || ms < 10 {
@@ -318,11 +324,11 @@ func gossipConfigs(names []string) ([]gossipConfig, error) {
 			out = append(out, gossipConfig{n, cluster.ProfileLAN, nil})
 		case "local":
 			out = append(out, gossipConfig{n, cluster.ProfileLocal, nil})
-		case "lanfast":
-			t := bench.FastDetectionTiming()
+		case "memberlist":
+			t := bench.MemberlistLANTiming()
 			out = append(out, gossipConfig{n, cluster.ProfileLAN, &t})
 		default:
-			return nil, fmt.Errorf("unknown gossip configuration %q (allowed lan, local, lanfast)", n)
+			return nil, fmt.Errorf("unknown gossip configuration %q (allowed lan, local, memberlist)", n)
 		}
 	}
 	return out, nil
@@ -349,7 +355,7 @@ func detect(ctx context.Context, o options, _ string) error {
 }
 
 func pause(ctx context.Context, o options, _ string) error {
-	fmt.Fprintf(o.out, "\n## False failures: one node's traffic held for 2 s, then 10 s to settle (membership only)\n\n")
+	fmt.Fprintf(o.out, "\n## False failures: one node's traffic held for %v, then 10 s to settle (membership only)\n\n", o.pauseFor)
 	fmt.Fprintln(o.out, "| config | N | trials | trials with a failure event for the paused node |")
 	fmt.Fprintln(o.out, "|---|---:|---:|---:|")
 	for _, g := range o.gossip {
@@ -359,7 +365,7 @@ func pause(ctx context.Context, o options, _ string) error {
 			}
 			bad := 0
 			for range o.gossipTrials {
-				k, err := bench.PauseFalseFailures(ctx, g.options(n, 1, o.log), 2*time.Second, 10*time.Second)
+				k, err := bench.PauseFalseFailures(ctx, g.options(n, 1, o.log), o.pauseFor, 10*time.Second)
 				if err != nil {
 					return err
 				}

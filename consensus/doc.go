@@ -50,9 +50,9 @@
 // The Raft log and stable store default to raft-boltdb in DataDir/raft.db.
 // Config.LogStore plugs in another store that implements [LogStorage]; the
 // node still puts raft's log cache in front of it and keeps snapshots in
-// DataDir/snapshots. hashicorp/raft-wal, for one, wrote 1.5 to 2 times as
-// fast as bolt in our measurements. Conclave does not depend on it: add it
-// to your own module and set
+// DataDir/snapshots. hashicorp/raft-wal, for one, took about twice the
+// writes of bolt in a 3-server group on our test machine (bench/logstores).
+// Conclave does not depend on it: add it to your own module and set
 //
 //	cfg.LogStore = consensus.LogStore{
 //		Name: "raft-wal",

@@ -13,6 +13,10 @@
 // The first start records "raft-wal" in the data directory; a directory
 // created with the default store (bolt) refuses it, and the other way
 // round (see consensus.ErrLogStoreMismatch).
+//
+// Unlike the default store, raft-wal v0.4.0 opens its metadata database
+// without a lock timeout: a second process started on the same data
+// directory waits in Start until the first one exits, instead of failing.
 package walstore
 
 import (

@@ -163,9 +163,11 @@ type ConsensusConfig struct {
 	TLS consensus.TLSConfig
 
 	// Consensus is an escape hatch: when set, a copy is the base consensus
-	// configuration (snapshot tuning, raw raft config, message size). These
-	// fields are always overwritten: ID, BindAddr, AdvertiseAddr, DataDir,
-	// InMemory, StateMachine, Network, TLS, Profile and Logger.
+	// configuration (snapshot tuning, raw raft config, message size, and
+	// LogStore to run the Raft log on another store than bolt, such as
+	// hashicorp/raft-wal; a DataDir keeps the store it was created with).
+	// These fields are always overwritten: ID, BindAddr, AdvertiseAddr,
+	// DataDir, InMemory, StateMachine, Network, TLS, Profile and Logger.
 	Consensus *consensus.Config
 }
 

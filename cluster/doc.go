@@ -50,6 +50,11 @@
 //  4. Call Close, or Leave to depart for good; both wait for every goroutine
 //     the node started.
 //
+// The Raft log is kept in bolt under DataDir. To use another store (for
+// example hashicorp/raft-wal, which Conclave does not depend on), set
+// LogStore in the consensus escape hatch, ConsensusConfig.Consensus; see
+// the consensus package's "Log store" section.
+//
 // Events from [Node.Subscribe] merge membership changes and leader changes;
 // the queue is bounded and drops are counted, so a slow consumer never holds
 // up gossip or Raft. Package clustertest runs whole clusters in a test and

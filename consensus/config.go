@@ -90,10 +90,18 @@ type Config struct {
 	// DataDir holds the node's durable state:
 	//
 	//	DataDir/raft.db      bolt file: Raft log and stable store (term, vote)
+	//	DataDir/logstore     name of the log store the directory holds
 	//	DataDir/snapshots/   state machine snapshots, newest SnapshotRetain kept
 	//
-	// Required unless InMemory. Created (0700) when missing.
+	// With another LogStore, that store's files replace raft.db. Required
+	// unless InMemory. Created (0700) when missing.
 	DataDir string
+
+	// LogStore selects the store of the Raft log and stable store. The zero
+	// value is raft-boltdb in DataDir/raft.db. A DataDir keeps the store it
+	// was created with: starting it with another fails with
+	// [ErrLogStoreMismatch]. Must be the zero value when InMemory is set.
+	LogStore LogStore
 
 	// InMemory keeps log, stable store and snapshots in memory: nothing
 	// survives Close. For tests and ephemeral groups. DataDir must be empty.
@@ -230,6 +238,9 @@ func (c Config) validateStorage() error {
 	if !c.InMemory && c.DataDir == "" {
 		return configError("DataDir", "required unless InMemory is set")
 	}
+	if err := c.LogStore.validate(c.InMemory); err != nil {
+		return err
+	}
 	if c.SnapshotRetain < 1 {
 		return configError("SnapshotRetain", "%d, at least 1 allowed", c.SnapshotRetain)
 	}
@@ -329,6 +340,10 @@ func (c Config) raftConfig() *raft.Config {
 // String describes the config for logs, without the state machine or TLS
 // material.
 func (c Config) String() string {
-	return fmt.Sprintf("id=%s bind=%s advertise=%s dir=%s inmem=%v profile=%v tls=%v",
-		c.ID, c.BindAddr, c.AdvertiseAddr, c.DataDir, c.InMemory, c.Profile, c.TLS.enabled())
+	store := c.LogStore.name()
+	if c.InMemory {
+		store = "inmem"
+	}
+	return fmt.Sprintf("id=%s bind=%s advertise=%s dir=%s inmem=%v logstore=%s profile=%v tls=%v",
+		c.ID, c.BindAddr, c.AdvertiseAddr, c.DataDir, c.InMemory, store, c.Profile, c.TLS.enabled())
 }

@@ -45,6 +45,37 @@
 // DataDir it returns as the same server. [Node.Leave] removes it from the
 // group first.
 //
+// # Log store
+//
+// The Raft log and stable store default to raft-boltdb in DataDir/raft.db.
+// Config.LogStore plugs in another store that implements [LogStorage]; the
+// node still puts raft's log cache in front of it and keeps snapshots in
+// DataDir/snapshots. hashicorp/raft-wal, for one, took about twice the
+// writes of bolt in a 3-server group on our test machine (bench/logstores).
+// Conclave does not depend on it: add it to your own module and set
+//
+//	cfg.LogStore = consensus.LogStore{
+//		Name: "raft-wal",
+//		Open: func(dir string) (consensus.LogStorage, error) {
+//			walDir := filepath.Join(dir, "wal")
+//			if err := os.MkdirAll(walDir, 0o700); err != nil {
+//				return nil, err
+//			}
+//			return wal.Open(walDir) // also pass wal.WithLogger
+//		},
+//	}
+//
+// raft-wal v0.4.0's Close leaves its metadata file open, so a process that
+// reopens the same directory must pass wal.WithMetaStore and close that
+// store itself (bench/logstores/walstore in this repository does both).
+//
+// A DataDir keeps the store it was created with: its name is recorded in
+// DataDir/logstore, and starting the directory with another store fails
+// with [ErrLogStoreMismatch]. To change a server's store, remove it from
+// the group ([Node.Leave]), start it with the new store on a fresh DataDir
+// and add it back: the leader replicates the group's state to it. Do it one
+// server at a time.
+//
 // # State machine obligations
 //
 //  1. Apply must be deterministic: given the same state and command, every

@@ -48,6 +48,10 @@ var (
 	ErrUnavailable = errors.New("consensus: server unavailable")
 	// ErrProtocol reports a malformed message from a peer.
 	ErrProtocol = errors.New("consensus: protocol error")
+	// ErrLogStoreMismatch is returned by [Node.Start] when the DataDir holds
+	// a log store other than the one Config.LogStore selects. The message
+	// names both.
+	ErrLogStoreMismatch = errors.New("consensus: data dir holds another log store")
 )
 
 // NotLeaderError is returned by calls that must run on the leader, with the

@@ -31,8 +31,10 @@ type storage struct {
 	close  func() error
 }
 
-// openStorage opens the stores described by cfg: a bolt file and a file
-// snapshot store under DataDir, or in-memory stores.
+// openStorage opens the stores described by cfg: the configured log store
+// (bolt by default) and a file snapshot store under DataDir, or in-memory
+// stores. It refuses a DataDir that holds another log store than the
+// configured one, and records the store in a DataDir that holds none yet.
 func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 	if cfg.InMemory {
 		mem := raft.NewInmemStore()
@@ -46,24 +48,45 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: create data dir: %w", err)
 	}
-	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.DataDir, boltFile),
-		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
-	})
+	record, err := checkLogStore(cfg.DataDir, cfg.LogStore)
 	if err != nil {
-		return nil, fmt.Errorf("consensus: open %s: %w", filepath.Join(cfg.DataDir, boltFile), err)
+		return nil, err
+	}
+	logs, err := openLogStore(cfg.DataDir, cfg.LogStore)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*storage, error) {
+		_ = logs.Close()
+		return nil, err
+	}
+	if record {
+		if err := writeLogStoreRecord(cfg.DataDir, cfg.LogStore.name()); err != nil {
+			return fail(err)
+		}
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, logger)
 	if err != nil {
-		_ = bolt.Close()
-		return nil, fmt.Errorf("consensus: open snapshot store: %w", err)
+		return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 	}
-	cached, err := raft.NewLogCache(logCacheSize, bolt)
+	cached, err := raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
-		_ = bolt.Close()
-		return nil, fmt.Errorf("consensus: log cache: %w", err)
+		return fail(fmt.Errorf("consensus: log cache: %w", err))
 	}
-	return &storage{logs: cached, stable: bolt, snaps: snaps, close: bolt.Close}, nil
+	return &storage{logs: cached, stable: logs, snaps: snaps, close: logs.Close}, nil
+}
+
+// openBolt opens the default store: raft-boltdb in dir/raft.db.
+func openBolt(dir string) (LogStorage, error) {
+	path := filepath.Join(dir, boltFile)
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path:        path,
+		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consensus: open %s: %w", path, err)
+	}
+	return bolt, nil
 }
 
 // hasState reports whether the stores hold any Raft state: a log entry, a

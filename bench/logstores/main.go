@@ -1,11 +1,15 @@
-// Command logstores compares Raft log stores under the same hand-wired
-// hashicorp/raft group: raft-boltdb (the default of Conclave) and
-// hashicorp/raft-wal. It lives in a module of its own so that raft-wal and
-// the dependency versions it pulls in stay out of Conclave's module.
+// Command logstores compares Raft log stores: raft-boltdb (the default of
+// Conclave) and hashicorp/raft-wal. Suite "raft" runs them under the same
+// hand-wired hashicorp/raft group; suite "consensus" runs a 3-server
+// Conclave consensus group on each, raft-wal plugged in through
+// consensus.Config.LogStore (package walstore). It lives in a module of its
+// own so that raft-wal and the dependency versions it pulls in stay out of
+// Conclave's module.
 //
 // Run it from this directory:
 //
 //	go run . -slice 1s -rounds 3
+//	go run . -suite consensus -slice 300ms -rounds 10
 package main
 
 import (
@@ -15,54 +19,78 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/conclave-go/conclave/bench"
+	"github.com/conclave-go/conclave/bench/logstores/walstore"
 )
 
 func main() {
 	slice := flag.Duration("slice", time.Second, "duration of one measurement slice")
 	rounds := flag.Int("rounds", 3, "slices per case, interleaved between the variants")
+	suite := flag.String("suite", "raft,consensus", "comma-separated suites: raft (hand-wired group), consensus (Conclave's consensus package)")
 	flag.Parse()
-	if err := run(*slice, *rounds); err != nil {
+	if err := run(strings.Split(*suite, ","), *slice, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "logstores:", err)
 		os.Exit(1)
 	}
 }
 
+var (
+	callers = []int{1, 16, 256}
+	sizes   = []int{64, 4096}
+)
+
 // openWAL opens raft-wal in dir as log and stable store.
 func openWAL(dir string) (raft.LogStore, raft.StableStore, io.Closer, error) {
-	walDir := filepath.Join(dir, "wal")
-	if err := os.MkdirAll(walDir, 0o700); err != nil {
-		return nil, nil, nil, err
-	}
-	w, err := wal.Open(walDir, wal.WithLogger(hclog.NewNullLogger()))
+	s, err := walstore.Open(filepath.Join(dir, walstore.Dir), nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return w, w, w, nil
+	return s, s, s, nil
 }
 
-func run(slice time.Duration, rounds int) error {
+func run(suites []string, slice time.Duration, rounds int) error {
+	for _, s := range suites {
+		if s != "raft" && s != "consensus" {
+			return fmt.Errorf("unknown suite %q (allowed: raft, consensus)", s)
+		}
+	}
 	dir, err := os.MkdirTemp("", "logstores-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	vs := []bench.Variant{
-		{Name: "raft-boltdb"},
-		{Name: "raft-boltdb +NoFreelistSync", Bolt: bench.BoltOptions{NoFreelistSync: true}},
-		{Name: "raft-wal", Stores: openWAL},
+	ctx := context.Background()
+	if slices.Contains(suites, "raft") {
+		vs := []bench.Variant{
+			{Name: "raft-boltdb"},
+			{Name: "raft-boltdb +NoFreelistSync", Bolt: bench.BoltOptions{NoFreelistSync: true}},
+			{Name: "raft-wal", Stores: openWAL},
+		}
+		rows, err := bench.Tuning(ctx, filepath.Join(dir, "raft"), vs, callers, sizes, rounds, slice)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("## Log stores, hand-wired raft, leader writes (%d × %v per case)\n\n", rounds, slice)
+		bench.WriteTable(os.Stdout, rows)
+		fmt.Println()
 	}
-	rows, err := bench.Tuning(context.Background(), dir, vs, []int{1, 16, 256}, []int{64, 4096}, rounds, slice)
-	if err != nil {
-		return err
+	if slices.Contains(suites, "consensus") {
+		stores := []storeCase{
+			{name: "consensus bolt (default)"},
+			{name: "consensus raft-wal (Config.LogStore)", store: walstore.LogStore(nil)},
+		}
+		rows, err := compareConsensus(ctx, filepath.Join(dir, "consensus"), stores, callers, sizes, rounds, slice)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("## Log stores, 3-server Conclave consensus group (LAN profile), leader Apply (%d × %v per case)\n\n", rounds, slice)
+		bench.WriteTable(os.Stdout, rows)
 	}
-	fmt.Printf("## Log stores, hand-wired raft, leader writes (%d × %v per case)\n\n", rounds, slice)
-	bench.WriteTable(os.Stdout, rows)
 	return nil
 }

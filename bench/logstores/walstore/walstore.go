@@ -1,0 +1,81 @@
+// Package walstore offers hashicorp/raft-wal as the Raft log store of a
+// Conclave consensus node, through consensus.Config.LogStore. It lives in
+// the bench/logstores module so that Conclave's own module does not depend
+// on raft-wal; a service that wants raft-wal copies this file into its own
+// module (or writes the same dozen lines) and adds raft-wal there.
+//
+// # Usage
+//
+//	cfg := consensus.DefaultConfig()
+//	cfg.DataDir = "/var/lib/app/raft"
+//	cfg.LogStore = walstore.LogStore(nil)
+//
+// The first start records "raft-wal" in the data directory; a directory
+// created with the default store (bolt) refuses it, and the other way
+// round (see consensus.ErrLogStoreMismatch).
+//
+// Unlike the default store, raft-wal v0.4.0 opens its metadata database
+// without a lock timeout: a second process started on the same data
+// directory waits in Start until the first one exits, instead of failing.
+package walstore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+
+	"github.com/conclave-go/conclave/consensus"
+)
+
+// Name is the store's name, recorded in the data directory.
+const Name = "raft-wal"
+
+// Dir is the directory under the node's DataDir that holds the WAL's
+// segment files and its metadata database.
+const Dir = "wal"
+
+// LogStore returns the consensus log store backed by raft-wal in
+// DataDir/wal. logger receives raft-wal's logs; nil discards them (raft-wal
+// would otherwise log to hclog's global default).
+func LogStore(logger hclog.Logger) consensus.LogStore {
+	return consensus.LogStore{Name: Name, Open: func(dir string) (consensus.LogStorage, error) {
+		return Open(filepath.Join(dir, Dir), logger)
+	}}
+}
+
+// Open opens (creating it if needed) a raft-wal store in dir itself, for
+// use outside consensus (a hand-wired raft group). logger receives
+// raft-wal's logs; nil discards them.
+func Open(dir string, logger hclog.Logger) (consensus.LogStorage, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	meta := &metadb.BoltMetaDB{}
+	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta))
+	if err != nil {
+		return nil, errors.Join(err, meta.Close())
+	}
+	return &store{WAL: w, meta: meta}, nil
+}
+
+// store is raft-wal with a Close that also closes its metadata database:
+// raft-wal v0.4.0's own Close leaves it open, and with it bolt's file lock,
+// so reopening the directory in the same process would wait forever. The
+// embedded *wal.WAL keeps IsMonotonic (raft.MonotonicLogStore).
+type store struct {
+	*wal.WAL
+	meta *metadb.BoltMetaDB
+}
+
+// Close closes the WAL, then its metadata database.
+func (s *store) Close() error {
+	err := s.WAL.Close()
+	return errors.Join(err, s.meta.Close())
+}

@@ -1,0 +1,50 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
+
+	"github.com/conclave-go/conclave/consensus"
+)
+
+// A log store set through the consensus escape hatch is the one a server
+// runs on, and its data directory then refuses the default store.
+func TestLogStoreThroughEscapeHatch(t *testing.T) {
+	custom := consensus.DefaultConfig()
+	custom.LogStore = consensus.LogStore{Name: "custom-bolt", Open: func(dir string) (consensus.LogStorage, error) {
+		return raftboltdb.New(raftboltdb.Options{
+			Path:        filepath.Join(dir, "custom.db"),
+			BoltOptions: &bbolt.Options{Timeout: time.Second},
+		})
+	}}
+	dir := t.TempDir()
+	cfg, _ := serverConfig(t, "s0", dir, 1)
+	cfg.Consensus.Consensus = &custom
+	n := startNode(t, cfg)
+	_, err := n.Apply(ctxT(t, 30*time.Second), []byte("set a 1"))
+	require.NoError(t, err)
+	require.NoError(t, n.Close())
+	b, err := os.ReadFile(filepath.Join(dir, "logstore"))
+	require.NoError(t, err)
+	require.Equal(t, "custom-bolt\n", string(b))
+	require.FileExists(t, filepath.Join(dir, "custom.db"))
+	require.NoFileExists(t, filepath.Join(dir, "raft.db"))
+
+	cfg, _ = serverConfig(t, "s0", dir, 1)
+	n, err = New(cfg)
+	require.NoError(t, err)
+	err = n.Start(ctxT(t, 20*time.Second))
+	require.ErrorIs(t, err, consensus.ErrLogStoreMismatch)
+	require.NoError(t, n.Close())
+
+	cfg.Consensus.DataDir, cfg.Consensus.InMemory = "", true
+	cfg.Consensus.Consensus = &custom
+	_, err = New(cfg)
+	require.ErrorContains(t, err, "LogStore")
+}

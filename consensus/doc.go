@@ -51,23 +51,11 @@
 // Config.LogStore plugs in another store that implements [LogStorage]; the
 // node still puts raft's log cache in front of it and keeps snapshots in
 // DataDir/snapshots. hashicorp/raft-wal, for one, took about twice the
-// writes of bolt in a 3-server group on our test machine (bench/logstores).
-// Conclave does not depend on it: add it to your own module and set
+// writes of bolt in a 3-server group on our test machine. Conclave's main
+// module does not depend on it; the module
+// github.com/conclave-go/conclave/raftwal offers it:
 //
-//	cfg.LogStore = consensus.LogStore{
-//		Name: "raft-wal",
-//		Open: func(dir string) (consensus.LogStorage, error) {
-//			walDir := filepath.Join(dir, "wal")
-//			if err := os.MkdirAll(walDir, 0o700); err != nil {
-//				return nil, err
-//			}
-//			return wal.Open(walDir) // also pass wal.WithLogger
-//		},
-//	}
-//
-// raft-wal v0.4.0's Close leaves its metadata file open, so a process that
-// reopens the same directory must pass wal.WithMetaStore and close that
-// store itself (bench/logstores/walstore in this repository does both).
+//	cfg.LogStore = raftwal.LogStore(nil) // raft-wal in DataDir/wal
 //
 // A DataDir keeps the store it was created with: its name is recorded in
 // DataDir/logstore, and starting the directory with another store fails

@@ -2,9 +2,10 @@
 // Conclave) and hashicorp/raft-wal. Suite "raft" runs them under the same
 // hand-wired hashicorp/raft group; suite "consensus" runs a 3-server
 // Conclave consensus group on each, raft-wal plugged in through
-// consensus.Config.LogStore (package walstore). It lives in a module of its
-// own so that raft-wal and the dependency versions it pulls in stay out of
-// Conclave's module.
+// consensus.Config.LogStore by package raftwal (a module of its own at the
+// repository root). This program is a module of its own too, so that
+// raft-wal and the dependency versions it pulls in stay out of Conclave's
+// main module.
 //
 // Run it from this directory:
 //
@@ -26,7 +27,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/conclave-go/conclave/bench"
-	"github.com/conclave-go/conclave/bench/logstores/walstore"
+	"github.com/conclave-go/conclave/raftwal"
 )
 
 func main() {
@@ -47,7 +48,7 @@ var (
 
 // openWAL opens raft-wal in dir as log and stable store.
 func openWAL(dir string) (raft.LogStore, raft.StableStore, io.Closer, error) {
-	s, err := walstore.Open(filepath.Join(dir, walstore.Dir), nil)
+	s, err := raftwal.Open(filepath.Join(dir, raftwal.Dir), nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -83,7 +84,7 @@ func run(suites []string, slice time.Duration, rounds int) error {
 	if slices.Contains(suites, "consensus") {
 		stores := []storeCase{
 			{name: "consensus bolt (default)"},
-			{name: "consensus raft-wal (Config.LogStore)", store: walstore.LogStore(nil)},
+			{name: "consensus raft-wal (Config.LogStore)", store: raftwal.LogStore(nil)},
 		}
 		rows, err := compareConsensus(ctx, filepath.Join(dir, "consensus"), stores, callers, sizes, rounds, slice)
 		if err != nil {

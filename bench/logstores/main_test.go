@@ -13,8 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/conclave-go/conclave/bench"
-	"github.com/conclave-go/conclave/bench/logstores/walstore"
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/raftwal"
 )
 
 func TestMain(m *testing.M) {
@@ -28,7 +28,7 @@ func TestRaftWALGroupRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	g, err := startGroup(ctx, dir, 3, walstore.LogStore(nil), consensus.ProfileLocal)
+	g, err := startGroup(ctx, dir, 3, raftwal.LogStore(nil), consensus.ProfileLocal)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, g.close()) }()
 
@@ -51,8 +51,8 @@ func TestRaftWALGroupRestarts(t *testing.T) {
 	for _, cfg := range g.cfgs {
 		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "logstore"))
 		require.NoError(t, err)
-		require.Equal(t, walstore.Name+"\n", string(b))
-		require.DirExists(t, filepath.Join(cfg.DataDir, walstore.Dir))
+		require.Equal(t, raftwal.Name+"\n", string(b))
+		require.DirExists(t, filepath.Join(cfg.DataDir, raftwal.Dir))
 		require.NoFileExists(t, filepath.Join(cfg.DataDir, "raft.db"))
 	}
 }
@@ -86,8 +86,8 @@ func TestSwitchingStoreRefused(t *testing.T) {
 		name        string
 		first, then consensus.LogStore
 	}{
-		{"bolt to raft-wal", consensus.LogStore{}, walstore.LogStore(nil)},
-		{"raft-wal to bolt", walstore.LogStore(nil), consensus.LogStore{}},
+		{"bolt to raft-wal", consensus.LogStore{}, raftwal.LogStore(nil)},
+		{"raft-wal to bolt", raftwal.LogStore(nil), consensus.LogStore{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := startGroup(ctx, t.TempDir(), 1, tc.first, consensus.ProfileLocal)
@@ -100,7 +100,7 @@ func TestSwitchingStoreRefused(t *testing.T) {
 			err = n.Start(ctx)
 			require.ErrorIs(t, err, consensus.ErrLogStoreMismatch)
 			require.ErrorContains(t, err, "bolt")
-			require.ErrorContains(t, err, walstore.Name)
+			require.ErrorContains(t, err, raftwal.Name)
 			require.NoError(t, n.Close())
 		})
 	}

@@ -66,7 +66,7 @@
 // loopback (docs/PERFORMANCE.md has the commands):
 //
 //	profile  Raft timeouts  leader failover  failure detection  survives
-//	LAN      500 ms         about 1 s        about 2.5 s        2 s stalls, 100 ms round trips
+//	LAN      400 ms         about 0.9 s      about 2.5 s        2 s stalls, 100 ms round trips
 //	Fast     120 ms         about 0.3 s      about 2.5 s        100 ms round trips; pauses under 120 ms
 //	WAN      3 s            about 5 s        tens of seconds    long, lossy links
 //	Local    500 ms         about 1 s        about 1.3 s        one machine only: tests, demos

@@ -19,11 +19,11 @@ import (
 type Profile uint8
 
 const (
-	// ProfileLAN is the default, for servers in one data centre: 500 ms
-	// heartbeat and election timeouts and leader lease, half of
-	// hashicorp/raft's defaults, so that a lost leader is replaced in about
-	// 0.8 s instead of 2 s, while 50 ms of added delay on every link causes
-	// no spurious election (docs/PERFORMANCE.md).
+	// ProfileLAN is the default, for servers in one data centre: 400 ms
+	// heartbeat and election timeouts and leader lease (hashicorp/raft's
+	// defaults are 1 s), so that a lost leader is replaced in under a second
+	// instead of 2 s, while 50 ms of added delay on every link causes no
+	// spurious election (docs/PERFORMANCE.md).
 	ProfileLAN Profile = iota
 	// ProfileLocal is for tests and groups on one machine: elections within
 	// about a second, yet tolerant of a loaded machine running the race
@@ -302,7 +302,7 @@ func profileTimings(p Profile) (hb, election, lease, commit time.Duration) {
 	case ProfileFast:
 		return 120 * time.Millisecond, 120 * time.Millisecond, 120 * time.Millisecond, 10 * time.Millisecond
 	default:
-		return 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 50 * time.Millisecond
+		return 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 50 * time.Millisecond
 	}
 }
 

@@ -314,3 +314,29 @@ func (it batchItem) value() ([]byte, error) {
 	}
 }
 
+// leaderChangeGrace is how long calls still pending to a replaced leader
+// may wait for their answers (a leader that stepped down answers them at
+// once) before they are failed.
+const leaderChangeGrace = 100 * time.Millisecond
+
+// abandonLeader fails the RPCs still pending to the leader at addr, which
+// another leader has replaced, after leaderChangeGrace: when its host
+// vanished without a reset they would otherwise wait for their deadlines.
+// A write among them ends with ErrOutcomeUnknown (the old leader may have
+// committed it); a read is retried. It never blocks.
+func (n *Node) abandonLeader(addr string) {
+	n.spawn(func() {
+		t := time.NewTimer(leaderChangeGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-n.closing:
+			return
+		}
+		if n.Leader().Addr == addr {
+			return // it leads again
+		}
+		n.logger.Debug("failing calls pending to the previous leader", "addr", addr)
+		n.remote.client.CloseAddr(addr)
+	})
+}

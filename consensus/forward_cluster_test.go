@@ -154,3 +154,42 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 	}
 }
 
+// A forwarded write pending at a leader that vanishes (no reset reaches the
+// follower) ends with ErrOutcomeUnknown soon after a new leader is elected,
+// not at its deadline.
+func TestForwardedApplyEndsOnLeaderChange(t *testing.T) {
+	c, fn := newFaultCluster(t, 3)
+	old := c.waitReadyLeader()
+	fi := c.follower()
+	gate := make(chan struct{})
+	c.fsms[old].mu.Lock()
+	c.fsms[old].gate = gate // only the old leader's state machine blocks
+	c.fsms[old].mu.Unlock()
+	t.Cleanup(func() { close(gate) }) // before the nodes close
+
+	const deadline = 30 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.nodes[fi].Apply(ctx, []byte("block:"))
+		done <- err
+	}()
+	// The command is committed (the followers applied it) while the old
+	// leader's state machine holds it: the call is pending there.
+	waitFor(t, 10*time.Second, func() bool {
+		return c.fsms[fi].applied.Load() > 0 && c.nodes[fi].Status().AppliedIndex == c.nodes[old].Status().CommitIndex
+	}, "the blocked command committed")
+	require.NoError(t, fn.Isolate(c.cfgs[old].ID))
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrOutcomeUnknown)
+		require.NoError(t, ctx.Err(), "ended before its deadline")
+		t.Logf("ended %v after the call began", time.Since(start).Round(time.Millisecond))
+	case <-time.After(deadline - 5*time.Second):
+		t.Fatal("the forwarded write was still pending long after the leader change")
+	}
+	require.NotEqual(t, old, c.waitReadyLeader())
+	fn.Heal() // lets the old leader step down, so that it closes quickly
+}

@@ -12,11 +12,10 @@ const methodApplyBatch uint8 = 6
 // maxBatchCount bounds the commands of one applyBatchRequest.
 const maxBatchCount = 1024
 
-// Per-item overheads in a batch request and reply.
+// Sizes in a batch request and reply.
 const (
-	batchCountSize   = 4         // the count (u32) after the header
-	batchCmdOverhead = 4         // a command's length (u32)
-	batchItemMaxHead = 1 + 2 + 4 // kind, code, length
+	batchCountSize   = 4 // the count (u32)
+	batchCmdOverhead = 4 // a command's length (u32)
 )
 
 // batchBudget is the most bytes an applyBatchRequest or a batch reply may

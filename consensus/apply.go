@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -61,7 +62,7 @@ func (n *Node) applyOnce(ctx context.Context, cmd []byte, mayForward bool) ([]by
 	if err != nil {
 		return nil, err
 	}
-	return n.remote.apply(ctx, addr, true, cmd)
+	return n.fwd.apply(ctx, addr, cmd)
 }
 
 // leaderAddr returns the address of the leader to forward to, or a
@@ -84,20 +85,26 @@ func (n *Node) applyLocal(ctx context.Context, entry raft.Log) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	f := n.raft.ApplyLog(entry, enqueueTimeout(ctx))
-	done := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
 		defer n.inflight.Done()
-		done <- f.Error()
+		_ = f.Error()
+		close(done)
 	}()
 	select {
-	case err := <-done:
-		if err != nil {
-			return nil, raftApplyError(err)
-		}
+	case <-done:
 	case <-ctx.Done():
 		return nil, outcomeUnknown(ctx.Err())
 	case <-n.raftDown:
 		return nil, outcomeUnknown(ErrClosed)
+	}
+	return futureResult(f)
+}
+
+// futureResult returns the outcome of an apply future that has completed.
+func futureResult(f raft.ApplyFuture) ([]byte, error) {
+	if err := f.Error(); err != nil {
+		return nil, raftApplyError(err)
 	}
 	res, ok := f.Response().(*applyResult)
 	if !ok {
@@ -107,6 +114,65 @@ func (n *Node) applyLocal(ctx context.Context, entry raft.Log) ([]byte, error) {
 		return nil, &StateMachineError{Err: res.err}
 	}
 	return res.data, nil
+}
+
+// applyBatchLocal hands every command to raft on the leader (raft commits
+// the entries in groups) and waits for all of them. It returns one outcome
+// per command, in order, or an error that applies to the whole batch.
+func (n *Node) applyBatchLocal(ctx context.Context, cmds [][]byte) ([]batchOutcome, error) {
+	if !n.beginInflight() {
+		return nil, ErrClosed
+	}
+	futures := make([]raft.ApplyFuture, len(cmds))
+	done := make(chan struct{})
+	go func() {
+		defer n.inflight.Done()
+		n.submitAll(futures, cmds, enqueueTimeout(ctx))
+		for _, f := range futures {
+			_ = f.Error()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, outcomeUnknown(ctx.Err())
+	case <-n.raftDown:
+		return nil, outcomeUnknown(ErrClosed)
+	}
+	out := make([]batchOutcome, len(futures))
+	for i, f := range futures {
+		out[i].data, out[i].err = futureResult(f)
+	}
+	return out, nil
+}
+
+// submitAll hands cmds to raft, setting futures[i] for cmds[i]. When raft
+// buffers its apply channel one goroutine fills it and raft commits the
+// entries in groups; on an unbuffered channel raft would take one entry per
+// disk write from a single sender, so each command gets a goroutine.
+func (n *Node) submitAll(futures []raft.ApplyFuture, cmds [][]byte, timeout time.Duration) {
+	if n.batchApplyCh {
+		for i, cmd := range cmds {
+			futures[i] = n.raft.ApplyLog(raft.Log{Data: cmd}, timeout)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(len(cmds))
+	for i, cmd := range cmds {
+		go func() {
+			defer wg.Done()
+			futures[i] = n.raft.ApplyLog(raft.Log{Data: cmd}, timeout)
+		}()
+	}
+	wg.Wait()
+}
+
+// batchOutcome is the result of one command of a batch.
+type batchOutcome struct {
+	data []byte
+	err  error
 }
 
 // enqueueTimeout bounds raft's wait to accept an entry by ctx's deadline.

@@ -95,3 +95,42 @@ func FuzzReadSnapshotHeader(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeApplyBatchRequest(f *testing.F) {
+	f.Add(applyBatchRequest{header: header{forwarded: true}, cmds: [][]byte{[]byte("set:a=1"), {}, []byte("x")}}.encode())
+	f.Add([]byte{1, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeApplyBatchRequest(b, fuzzMax)
+		if err != nil {
+			return
+		}
+		if len(m.cmds) == 0 || len(m.cmds) > maxBatchCount || !m.forwarded {
+			t.Fatalf("accepted %d commands, forwarded=%v", len(m.cmds), m.forwarded)
+		}
+		if !bytes.Equal(m.encode(), b) {
+			t.Fatalf("re-encoding %x gave %x", b, m.encode())
+		}
+	})
+}
+
+func FuzzDecodeBatchReply(f *testing.F) {
+	f.Add(batchReply{items: []batchItem{
+		{kind: itemOK, payload: []byte("v")},
+		{kind: itemSMErr, payload: []byte("boom")},
+		{kind: itemErr, code: codeNotLeader, payload: []byte("not the leader")},
+		{kind: itemDropped},
+	}}.encode())
+	f.Add([]byte{0, 0, 0, 1, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeBatchReply(b, fuzzMax)
+		if err != nil {
+			return
+		}
+		if len(m.items) == 0 || len(m.items) > maxBatchCount {
+			t.Fatalf("accepted %d items", len(m.items))
+		}
+		if !bytes.Equal(m.encode(), b) {
+			t.Fatalf("re-encoding %x gave %x", b, m.encode())
+		}
+	})
+}

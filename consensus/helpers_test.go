@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 //
 //	"set:key=value"  sets key, returns the previous value
 //	"err:message"    returns an error with that message
+//	"echo:x"         returns "echo:x"
 //	"block:"         waits for gate to close
 //	query "get:key"  returns the value
 type kvFSM struct {
@@ -41,14 +42,23 @@ type kvFSM struct {
 	restoreMaxRead atomic.Int64
 	// gate, when set, holds "block:" commands until it is closed.
 	gate chan struct{}
+	// seen counts the "echo:" and "err:" commands applied, by command.
+	seen map[string]int
 }
 
-func newKV() *kvFSM { return &kvFSM{data: make(map[string]string)} }
+func newKV() *kvFSM { return &kvFSM{data: make(map[string]string), seen: make(map[string]int)} }
 
 func (f *kvFSM) Apply(cmd []byte) ([]byte, error) {
 	f.applied.Add(1)
 	op, arg, _ := strings.Cut(string(cmd), ":")
+	if op == "echo" || op == "err" {
+		f.mu.Lock()
+		f.seen[string(cmd)]++
+		f.mu.Unlock()
+	}
 	switch op {
+	case "echo":
+		return cmd, nil
 	case "set":
 		k, v, _ := strings.Cut(arg, "=")
 		f.mu.Lock()
@@ -87,6 +97,13 @@ func (f *kvFSM) get(k string) (string, bool) {
 	defer f.mu.RUnlock()
 	v, ok := f.data[k]
 	return v, ok
+}
+
+// seenCounts returns a copy of seen.
+func (f *kvFSM) seenCounts() map[string]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return maps.Clone(f.seen)
 }
 
 func (f *kvFSM) len() int {

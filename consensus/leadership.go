@@ -86,6 +86,7 @@ type leadership struct {
 	session   *leaderSession // nil when not leader
 	changed   chan struct{}  // closed and replaced on every change
 	closed    bool
+	lastAddr  string // address of the last leader known, kept while none is
 }
 
 // leaderSession is one term of leadership.
@@ -153,6 +154,12 @@ func (l *leadership) publish(info LeaderInfo) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.signalLocked()
+	if info.Addr != "" {
+		if l.lastAddr != "" && l.lastAddr != info.Addr {
+			l.n.abandonLeader(l.lastAddr)
+		}
+		l.lastAddr = info.Addr
+	}
 	for w := range l.watchers {
 		select {
 		case w.ch <- info:

@@ -42,15 +42,18 @@ type Node struct {
 	inflight sync.WaitGroup // goroutines waiting on raft futures
 
 	// Set by Start, read-only afterwards.
-	addr     string
-	raft     *raft.Raft
-	store    *storage
-	trans    *raft.NetworkTransport
-	mux      *rpc.Mux
-	server   *rpc.Server
-	remote   *remote
-	observer *raft.Observer
-	obsCh    chan raft.Observation
+	addr   string
+	raft   *raft.Raft
+	store  *storage
+	trans  *raft.NetworkTransport
+	mux    *rpc.Mux
+	server *rpc.Server
+	remote *remote
+	fwd    *forwarder
+	// batchApplyCh reports that raft buffers its apply channel.
+	batchApplyCh bool
+	observer     *raft.Observer
+	obsCh        chan raft.Observation
 
 	closeOnce sync.Once
 	closeErr  error
@@ -168,12 +171,20 @@ func (n *Node) startNetwork(undo *[]func()) error {
 	*undo = append(*undo, func() { _ = n.server.Close() })
 	n.remote = newRemote(network, clientTLS, n.cfg.MaxMessageSize, n.logger)
 	*undo = append(*undo, func() { _ = n.remote.close() })
+	n.fwd = newForwarder(n.remote, n.cfg.MaxMessageSize)
+	*undo = append(*undo, n.fwd.close)
 	return nil
 }
 
 // startRaft opens storage and creates the raft instance with its observer.
 func (n *Node) startRaft(undo *[]func()) error {
 	rc := n.cfg.raftConfig()
+	if n.cfg.Raft == nil {
+		// Buffer raft's apply channel (MaxAppendEntries entries) so that a
+		// forwarded batch, handed over by one goroutine, commits in groups.
+		rc.BatchApplyCh = true
+	}
+	n.batchApplyCh = rc.BatchApplyCh
 	store, err := openStorage(n.cfg, rc.Logger)
 	if err != nil {
 		return err
@@ -410,6 +421,7 @@ func (n *Node) close() error {
 	n.raft.DeregisterObserver(n.observer)
 	n.lead.close()
 	errs = append(errs, n.trans.Close(), n.server.Close(), n.remote.close(), n.mux.Close())
+	n.fwd.close()
 	n.wg.Wait()
 	// Raft never answers an operation still queued for the state machine
 	// when it shuts down; the drain above makes that rare. Should it happen,

@@ -3,6 +3,7 @@ package consensus
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/hashicorp/raft"
 
@@ -18,6 +19,8 @@ func (n *Node) handle(ctx context.Context, method uint8, req []byte) ([]byte, er
 	switch method {
 	case methodApply:
 		return n.handleApply(ctx, req)
+	case methodApplyBatch:
+		return n.handleApplyBatch(ctx, req)
 	case methodReadIndex:
 		return n.handleReadIndex(ctx, req)
 	case methodQuery:
@@ -52,6 +55,58 @@ func (n *Node) handleApply(ctx context.Context, req []byte) ([]byte, error) {
 			"the command was applied but its result of %d bytes exceeds MaxMessageSize", len(data))
 	}
 	return n.reply(data, err)
+}
+
+// handleApplyBatch applies the commands of a batch forwarded by a follower;
+// a batch is never forwarded again.
+func (n *Node) handleApplyBatch(ctx context.Context, req []byte) ([]byte, error) {
+	m, err := decodeApplyBatchRequest(req, n.cfg.MaxMessageSize)
+	if err != nil {
+		return nil, n.badRequest(methodApplyBatch, err)
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, toRemote(n.notLeader())
+	}
+	outs, err := n.applyBatchLocal(ctx, m.cmds)
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	return n.batchReply(outs).encode(), nil
+}
+
+// batchReply encodes each outcome as the unbatched reply would carry it. An
+// outcome that no longer fits the reply's budget becomes itemDropped (the
+// caller learns that the outcome is unknown).
+func (n *Node) batchReply(outs []batchOutcome) batchReply {
+	room := batchBudget(n.cfg.MaxMessageSize) - batchCountSize - len(outs) // one byte per item is reserved
+	items := make([]batchItem, len(outs))
+	for i, o := range outs {
+		it := n.batchItem(o)
+		if extra := it.size() - 1; extra > room {
+			it = batchItem{kind: itemDropped}
+		} else {
+			room -= extra
+		}
+		items[i] = it
+	}
+	return batchReply{items: items}
+}
+
+// batchItem encodes one outcome like reply does for a single apply.
+func (n *Node) batchItem(o batchOutcome) batchItem {
+	var sme *StateMachineError
+	switch {
+	case errors.As(o.err, &sme):
+		return batchItem{kind: itemSMErr, payload: []byte(clip(sme.Err.Error()))}
+	case o.err != nil:
+		var re *rpc.RemoteError
+		errors.As(toRemote(o.err), &re)
+		return batchItem{kind: itemErr, code: re.Code, payload: []byte(re.Message)}
+	case len(o.data) > n.cfg.MaxMessageSize:
+		return batchItem{kind: itemErr, code: codeOutcomeUnknown,
+			payload: fmt.Appendf(nil, "the command was applied but its result of %d bytes exceeds MaxMessageSize", len(o.data))}
+	}
+	return batchItem{kind: itemOK, payload: o.data}
 }
 
 func (n *Node) handleReadIndex(ctx context.Context, req []byte) ([]byte, error) {

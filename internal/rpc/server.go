@@ -22,9 +22,9 @@ import (
 type Handler func(ctx context.Context, method uint8, req []byte) ([]byte, error)
 
 // Server serves pipelined requests on the connections of a listener. Each
-// connection has one reader, handlers running concurrently (at most
-// MaxInFlight per connection) and one writer; replies go back in completion
-// order, matched to requests by id.
+// connection has one reader and handlers running concurrently (at most
+// MaxInFlight per connection), each writing its own reply; replies go back
+// in completion order, matched to requests by id.
 type Server struct {
 	ln     net.Listener
 	h      Handler

@@ -9,14 +9,17 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 const ioBufferSize = 32 << 10
 
 // serverConn serves one connection: the reader decodes requests and starts
-// a handler for each (at most MaxInFlight at once), the writer sends the
-// replies.
+// a handler for each (at most MaxInFlight at once); each handler writes its
+// own reply. There is no writer goroutine: replies written while another is
+// being written wait for the write lock, and the last of them flushes, so
+// concurrent replies share a flush.
 type serverConn struct {
 	s      *Server
 	nc     net.Conn
@@ -26,24 +29,28 @@ type serverConn struct {
 	cancel context.CancelFunc
 
 	// sem holds one token per request from its read until its reply has been
-	// written, so replies (capacity MaxInFlight) never blocks a handler.
-	sem     chan struct{}
-	replies chan Frame
+	// written.
+	sem chan struct{}
 
-	wg        sync.WaitGroup // handlers and the writer
+	writers atomic.Int32 // handlers writing or waiting for wmu
+	wmu     sync.Mutex   // guards bw and werr
+	bw      *bufio.Writer
+	werr    error // the first write failure; later writes are skipped
+
+	wg        sync.WaitGroup // handlers
 	closeOnce sync.Once
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	return &serverConn{
-		s:       s,
-		nc:      nc,
-		remote:  remoteAddr(nc),
-		ctx:     ctx,
-		cancel:  cancel,
-		sem:     make(chan struct{}, s.cfg.MaxInFlight),
-		replies: make(chan Frame, s.cfg.MaxInFlight),
+		s:      s,
+		nc:     nc,
+		remote: remoteAddr(nc),
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, s.cfg.MaxInFlight),
+		bw:     bufio.NewWriterSize(nc, ioBufferSize),
 	}
 }
 
@@ -51,8 +58,6 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 func (sc *serverConn) serve() {
 	defer sc.s.wg.Done()
 	defer sc.s.untrack(sc)
-	sc.wg.Add(1)
-	go sc.writeLoop()
 	byUs, err := sc.readLoop()
 	sc.close()
 	sc.wg.Wait()
@@ -95,28 +100,26 @@ func (sc *serverConn) readLoop() (byUs bool, err error) {
 	}
 }
 
-// writeLoop writes replies, flushing whenever no other reply is queued.
-func (sc *serverConn) writeLoop() {
-	defer sc.wg.Done()
-	bw := bufio.NewWriterSize(sc.nc, ioBufferSize)
-	for {
-		select {
-		case f := <-sc.replies:
-			err := WriteFrame(bw, f)
-			<-sc.sem
-			if err == nil && len(sc.replies) == 0 {
-				err = bw.Flush()
-			}
-			if err != nil {
-				if sc.ctx.Err() == nil {
-					sc.s.log.Warn("rpc: server closed connection", "remote", sc.remote, "reason", "write failed", "err", err)
-				}
-				sc.close()
-				return
-			}
-		case <-sc.ctx.Done():
-			return
+// writeReply writes f. A handler that finds no other handler writing or
+// waiting after its own frame flushes; otherwise the last one does.
+func (sc *serverConn) writeReply(f Frame) {
+	defer func() { <-sc.sem }()
+	sc.writers.Add(1)
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	err := sc.werr
+	if err == nil {
+		err = WriteFrame(sc.bw, f)
+	}
+	if sc.writers.Add(-1) == 0 && err == nil {
+		err = sc.bw.Flush()
+	}
+	if err != nil && sc.werr == nil {
+		sc.werr = err
+		if sc.ctx.Err() == nil {
+			sc.s.log.Warn("rpc: server closed connection", "remote", sc.remote, "reason", "write failed", "err", err)
 		}
+		sc.close()
 	}
 }
 
@@ -130,10 +133,11 @@ func (sc *serverConn) handle(f Frame) {
 		defer cancel()
 	}
 	resp, err := sc.call(ctx, f)
-	select {
-	case sc.replies <- sc.reply(f.ID, resp, err):
-	case <-sc.ctx.Done():
+	if sc.ctx.Err() != nil {
+		<-sc.sem
+		return // the connection has ended: nobody reads the reply
 	}
+	sc.writeReply(sc.reply(f.ID, resp, err))
 }
 
 // call runs the handler, turning a panic into a CodeInternal error.

@@ -323,6 +323,9 @@ func (c Config) raftConfig() *raft.Config {
 		rc = *raft.DefaultConfig()
 		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout, rc.CommitTimeout = profileTimings(c.Profile)
 		rc.MaxAppendEntries = profileMaxAppendEntries
+		// Buffer raft's apply channel (MaxAppendEntries entries) so that a
+		// forwarded batch, handed over by one goroutine, commits in groups.
+		rc.BatchApplyCh = true
 		rc.SnapshotThreshold = c.SnapshotThreshold
 		rc.SnapshotInterval = c.SnapshotInterval
 		rc.TrailingLogs = c.TrailingLogs

@@ -179,11 +179,6 @@ func (n *Node) startNetwork(undo *[]func()) error {
 // startRaft opens storage and creates the raft instance with its observer.
 func (n *Node) startRaft(undo *[]func()) error {
 	rc := n.cfg.raftConfig()
-	if n.cfg.Raft == nil {
-		// Buffer raft's apply channel (MaxAppendEntries entries) so that a
-		// forwarded batch, handed over by one goroutine, commits in groups.
-		rc.BatchApplyCh = true
-	}
 	n.batchApplyCh = rc.BatchApplyCh
 	store, err := openStorage(n.cfg, rc.Logger)
 	if err != nil {

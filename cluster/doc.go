@@ -65,14 +65,17 @@
 // [Config.Profile] sets gossip and Raft timings together. Measured on
 // loopback (docs/PERFORMANCE.md has the commands):
 //
-//	profile  Raft timeouts  leader failover  failure detection  survives
-//	LAN      400 ms         about 0.9 s      about 2.5 s        2 s stalls, 100 ms round trips
-//	Fast     120 ms         about 0.3 s      about 2.5 s        100 ms round trips; pauses under 120 ms
-//	WAN      3 s            about 5 s        tens of seconds    long, lossy links
-//	Local    500 ms         about 1 s        about 1.3 s        one machine only: tests, demos
+//	profile  Raft timeouts  leader failover  failure detection  silence a member survives
+//	LAN      400 ms         about 0.9 s      about 2.5 s        2 s
+//	Fast     120 ms         about 0.25 s     about 2.5 s        2 s
+//	WAN      3 s            about 5 s        not measured       (memberlist's WAN values)
+//	Local    500 ms         about 0.9 s      about 1.3 s        under 2 s (one machine only)
 //
-// LAN is the default. Fast trades tolerance for speed: a saturated machine
-// or a long garbage-collection pause can cost a needless election. Every
-// value can be changed through [Config.Membership] and
+// LAN and Fast held one leader for minutes with 100 ms round trips between
+// servers; Fast elects needlessly once round trips or process pauses pass
+// 120 ms (a saturated machine, a long garbage collection), so LAN is the
+// default.
+//
+// Every value can be changed through [Config.Membership] and
 // [ConsensusConfig.Consensus].
 package cluster

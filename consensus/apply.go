@@ -85,20 +85,32 @@ func (n *Node) applyLocal(ctx context.Context, entry raft.Log) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	f := n.raft.ApplyLog(entry, enqueueTimeout(ctx))
+	if err := n.awaitInflight(ctx, func() { _ = f.Error() }); err != nil {
+		return nil, err
+	}
+	return futureResult(f)
+}
+
+// awaitInflight runs wait, which waits for entries already handed to raft
+// (or hands them over itself), on a goroutine that ends the in-flight
+// operation the caller began (Close waits for it). It returns when wait
+// does, or when ctx ends or raft shuts down first, leaving the outcome
+// unknown.
+func (n *Node) awaitInflight(ctx context.Context, wait func()) error {
 	done := make(chan struct{})
 	go func() {
 		defer n.inflight.Done()
-		_ = f.Error()
+		wait()
 		close(done)
 	}()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
-		return nil, outcomeUnknown(ctx.Err())
+		return outcomeUnknown(ctx.Err())
 	case <-n.raftDown:
-		return nil, outcomeUnknown(ErrClosed)
+		return outcomeUnknown(ErrClosed)
 	}
-	return futureResult(f)
 }
 
 // futureResult returns the outcome of an apply future that has completed.
@@ -124,21 +136,14 @@ func (n *Node) applyBatchLocal(ctx context.Context, cmds [][]byte) ([]batchOutco
 		return nil, ErrClosed
 	}
 	futures := make([]raft.ApplyFuture, len(cmds))
-	done := make(chan struct{})
-	go func() {
-		defer n.inflight.Done()
+	err := n.awaitInflight(ctx, func() {
 		n.submitAll(futures, cmds, enqueueTimeout(ctx))
 		for _, f := range futures {
 			_ = f.Error()
 		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return nil, outcomeUnknown(ctx.Err())
-	case <-n.raftDown:
-		return nil, outcomeUnknown(ErrClosed)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]batchOutcome, len(futures))
 	for i, f := range futures {

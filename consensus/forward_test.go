@@ -167,6 +167,17 @@ func goApply(ctx context.Context, f *forwarder, addr, cmd string) <-chan fwdResu
 	return ch
 }
 
+// waitQueued waits until n calls to addr are queued in f.
+func waitQueued(t *testing.T, f *forwarder, addr string, n int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		p := f.peers[addr]
+		return p != nil && len(p.queue) == n
+	}, "%d queued calls", n)
+}
+
 func waitBatches(t *testing.T, fl *fakeLeader, n int) [][]string {
 	t.Helper()
 	var batches [][]string
@@ -201,11 +212,7 @@ func TestForwarderCoalescesWhileInFlight(t *testing.T) {
 	for i := range 20 {
 		rest = append(rest, goApply(ctx, f, fl.addr, fmt.Sprintf("ok:%d", i)))
 	}
-	waitFor(t, 10*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.peers[fl.addr].queue) == 20
-	}, "20 queued calls")
+	waitQueued(t, f, fl.addr, 20)
 	fl.open()
 	r := <-first
 	require.NoError(t, r.err)
@@ -234,11 +241,7 @@ func TestForwarderMixedOutcomes(t *testing.T) {
 	for _, c := range cmds {
 		chs = append(chs, goApply(ctx, f, fl.addr, c))
 	}
-	waitFor(t, 10*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.peers[fl.addr].queue) == len(cmds)
-	}, "queued calls")
+	waitQueued(t, f, fl.addr, len(cmds))
 	fl.open()
 	require.NoError(t, (<-block).err)
 	res := make([]fwdResult, len(chs))
@@ -277,11 +280,7 @@ func TestForwarderCallerCancel(t *testing.T) {
 	defer cancelQueued()
 	queued := goApply(queuedCtx, f, fl.addr, "ok:never")
 	other := goApply(ctx, f, fl.addr, "ok:other")
-	waitFor(t, 10*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.peers[fl.addr].queue) == 2
-	}, "queued calls")
+	waitQueued(t, f, fl.addr, 2)
 
 	cancelQueued()
 	r := <-queued
@@ -313,11 +312,7 @@ func TestForwarderCancelInSharedBatch(t *testing.T) {
 	defer cancel()
 	gone := goApply(cctx, f, fl.addr, "ok:gone")
 	stays := goApply(ctx, f, fl.addr, "ok:stays")
-	waitFor(t, 10*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.peers[fl.addr].queue) == 2
-	}, "queued calls")
+	waitQueued(t, f, fl.addr, 2)
 	fl.step()
 	require.NoError(t, (<-block).err)
 	waitBatches(t, fl, 2)

@@ -339,12 +339,18 @@ func (g gossipConfig) options(n, trials int, log *slog.Logger) bench.GossipOptio
 }
 
 func detect(ctx context.Context, o options, _ string) error {
-	fmt.Fprintf(o.out, "\n## Failure detection: node killed, until every other node lists it failed (membership only)\n\n")
+	return gossipTimes(ctx, o, "Failure detection: node killed, until every other node lists it failed (membership only)", bench.Detection)
+}
+
+// gossipTimes prints a table of p50 and max of measure for every gossip
+// configuration and cluster size.
+func gossipTimes(ctx context.Context, o options, title string, measure func(context.Context, bench.GossipOptions) (bench.Samples, error)) error {
+	fmt.Fprintf(o.out, "\n## %s\n\n", title)
 	fmt.Fprintln(o.out, "| config | N | trials | p50 | max |")
 	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
 	for _, g := range o.gossip {
 		for _, n := range o.gossipN {
-			s, err := bench.Detection(ctx, g.options(n, o.gossipTrials, o.log))
+			s, err := measure(ctx, g.options(n, o.gossipTrials, o.log))
 			if err != nil {
 				return fmt.Errorf("%s N=%d: %w", g.name, n, err)
 			}
@@ -380,19 +386,7 @@ func pause(ctx context.Context, o options, _ string) error {
 }
 
 func heal(ctx context.Context, o options, _ string) error {
-	fmt.Fprintf(o.out, "\n## Partition heal: halves that saw each other failed, healed, until every node lists all alive\n\n")
-	fmt.Fprintln(o.out, "| config | N | trials | p50 | max |")
-	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|")
-	for _, g := range o.gossip {
-		for _, n := range o.gossipN {
-			s, err := bench.HealTime(ctx, g.options(n, o.gossipTrials, o.log))
-			if err != nil {
-				return fmt.Errorf("%s N=%d: %w", g.name, n, err)
-			}
-			fmt.Fprintf(o.out, "| %s | %d | %d | %s | %s |\n", g.name, n, len(s), bench.FmtDur(s.Quantile(0.5)), bench.FmtDur(s.Max()))
-		}
-	}
-	return nil
+	return gossipTimes(ctx, o, "Partition heal: halves that saw each other failed, healed, until every node lists all alive", bench.HealTime)
 }
 
 func footprint(ctx context.Context, o options, dir string) error {

@@ -13,7 +13,6 @@ import (
 	"github.com/conclave-go/conclave/cluster"
 	"github.com/conclave-go/conclave/consensus"
 	"github.com/conclave-go/conclave/internal/netx"
-	"github.com/conclave-go/conclave/membership"
 )
 
 // ConclaveOptions configure a group of Conclave nodes in this process.
@@ -29,8 +28,6 @@ type ConclaveOptions struct {
 	// Raft, when set, replaces the profile's Raft timings (the consensus
 	// package's escape hatch).
 	Raft *raft.Config
-	// Membership, when set, is the base membership configuration.
-	Membership *membership.Config
 	// Network returns the network of node i (servers first, then clients);
 	// nil means the operating system's.
 	Network func(i int) netx.Network
@@ -83,11 +80,10 @@ func (c *Conclave) startNode(ctx context.Context, i int) (*cluster.Node, error) 
 		gossipAddr, raftAddr = c.addrs[i].gossip, c.addrs[i].raft
 	}
 	cfg := cluster.Config{
-		NodeName:   nodeName(i),
-		GossipAddr: gossipAddr,
-		Profile:    o.Profile,
-		Membership: o.Membership,
-		Logger:     o.Logger,
+		Name:     nodeName(i),
+		BindAddr: gossipAddr,
+		Profile:  o.Profile,
+		Logger:   o.Logger,
 	}
 	if c.seed != "" {
 		cfg.Seeds = []string{c.seed}
@@ -97,7 +93,7 @@ func (c *Conclave) startNode(ctx context.Context, i int) (*cluster.Node, error) 
 	}
 	if i < c.Servers {
 		cc := &cluster.ConsensusConfig{
-			Addr:            raftAddr,
+			BindAddr:        raftAddr,
 			DataDir:         filepath.Join(o.Dir, nodeName(i)),
 			StateMachine:    smFSM{newKV()},
 			BootstrapExpect: o.Servers,
@@ -105,11 +101,7 @@ func (c *Conclave) startNode(ctx context.Context, i int) (*cluster.Node, error) 
 		if o.Dir == "" {
 			cc.DataDir, cc.InMemory = "", true
 		}
-		if o.Raft != nil {
-			base := consensus.DefaultConfig()
-			base.Raft = o.Raft
-			cc.Consensus = &base
-		}
+		cfg.Tuning.Consensus.Raft = o.Raft
 		cfg.Consensus = cc
 	}
 	n, err := cluster.New(cfg)
@@ -157,7 +149,7 @@ func (c *Conclave) Leader() int {
 		if n == nil {
 			continue
 		}
-		if l := n.Leader(); l.ID != "" && l.ID == n.Name() {
+		if l := n.Leader(); l.Name != "" && l.Name == n.Name() {
 			return i
 		}
 	}

@@ -329,7 +329,7 @@ func Flapping(ctx context.Context, o FailoverOptions, delay, d time.Duration) (i
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		for _, n := range c.Nodes {
-			if l := n.Leader(); l.ID != "" {
+			if l := n.Leader(); l.Name != "" {
 				terms[l.Term] = true
 			}
 		}

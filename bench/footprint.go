@@ -81,7 +81,7 @@ func Footprint(ctx context.Context, dir string, n, servers int, settle time.Dura
 func startMembersReal(ctx context.Context, n int) (*realMembers, error) {
 	m := &realMembers{}
 	for i := range n {
-		cfg := cluster.Config{NodeName: nodeName(i), GossipAddr: "127.0.0.1:0"}
+		cfg := cluster.Config{Name: nodeName(i), BindAddr: "127.0.0.1:0"}
 		if i > 0 {
 			cfg.Seeds = []string{m.nodes[0].Local().Address()}
 		}

@@ -58,13 +58,11 @@ func startMembers(ctx context.Context, o GossipOptions) (*members, error) {
 
 func (m *members) start(ctx context.Context, i int, addr string) (*cluster.Node, error) {
 	cfg := cluster.Config{
-		NodeName: nodeName(i), GossipAddr: addr, Profile: m.o.Profile,
+		Name: nodeName(i), BindAddr: addr, Profile: m.o.Profile,
 		Network: m.fn.Host(nodeName(i)), Logger: m.o.Logger,
 	}
 	if m.o.Timing != nil {
-		mc := membership.DefaultConfig()
-		mc.Timing = *m.o.Timing
-		cfg.Membership = &mc
+		cfg.Tuning.Membership.Timing = *m.o.Timing
 	}
 	for j, n := range m.nodes {
 		if n != nil && j != i {

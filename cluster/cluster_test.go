@@ -26,14 +26,14 @@ func TestBootstrapExpectFormsOneCluster(t *testing.T) {
 	h, err := lead.Health(ctxT(t, 10*time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 3, h.Voters)
-	require.Equal(t, lead.Name(), h.Leader.ID)
+	require.Equal(t, lead.Name(), h.Leader.Name)
 }
 
 func TestClientAppliesAndQueriesThroughServers(t *testing.T) {
 	nodes := startServers(t, 3)
 	leaderOf(t, nodes)
 	client := startNode(t, Config{
-		NodeName: "c0", GossipAddr: "127.0.0.1:0", Profile: ProfileLocal,
+		Name: "c0", BindAddr: "127.0.0.1:0", Profile: ProfileLocal,
 		Seeds: []string{nodes[1].Local().Address()}, Logger: testLogger(t),
 	})
 	require.False(t, client.IsServer())

@@ -2,12 +2,13 @@ package cluster
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/netx"
 	"github.com/conclave-go/conclave/membership"
 )
@@ -54,30 +55,42 @@ func ParseProfile(s string) (Profile, error) {
 	return 0, fmt.Errorf("cluster: unknown profile %q: allowed lan, local, wan, fast", s)
 }
 
+// membership returns the gossip profile; an invalid p (reported by
+// validate) maps to LAN.
 func (p Profile) membership() membership.Profile {
+	if p > ProfileFast {
+		p = ProfileLAN
+	}
 	return [...]membership.Profile{membership.LAN, membership.Local, membership.WAN, membership.LAN}[p]
 }
 
+// consensus returns the Raft profile; an invalid p maps to LAN.
 func (p Profile) consensus() consensus.Profile {
+	if p > ProfileFast {
+		p = ProfileLAN
+	}
 	return [...]consensus.Profile{consensus.ProfileLAN, consensus.ProfileLocal, consensus.ProfileWAN, consensus.ProfileFast}[p]
 }
 
 // Config configures a [Node]. [New] takes it by value; the caller's copy is
-// never modified.
+// never modified. The zero value of every field means its default: the zero
+// Config is a client node named after the host, gossiping on
+// [membership.DefaultBindAddr] with the LAN profile.
 type Config struct {
-	// NodeName identifies the node in gossip and, on a server, in Raft. It
-	// must be unique in the cluster and stable across restarts of a server
-	// with the same data dir. Required.
-	NodeName string
+	// Name identifies the node in gossip and, on a server, in Raft. It must
+	// be unique in the cluster and stable across restarts of a server with
+	// the same data dir. Empty means the host name.
+	Name string
 
-	// GossipAddr is the "ip:port" gossip listens on (UDP and TCP). Port 0
-	// picks a free port. Default "0.0.0.0:7946".
-	GossipAddr string
-	// GossipAdvertise is the address other nodes use to reach this one's
-	// gossip port; empty means the bound address.
-	GossipAdvertise string
-	// Seeds are gossip addresses of existing members ("host:port"; names
-	// are resolved again on every attempt).
+	// BindAddr is the "ip:port" gossip listens on (UDP and TCP). Port 0
+	// picks a free port. Empty means [membership.DefaultBindAddr].
+	BindAddr string
+	// AdvertiseAddr is the "ip" or "ip:port" other nodes use to reach this
+	// one's gossip port; empty means the bound address (or, when bound to
+	// every interface, the first private IPv4 address).
+	AdvertiseAddr string
+	// Seeds are gossip addresses of existing members ("host:port" or
+	// "host"; names are resolved again on every attempt).
 	Seeds []string
 	// WaitForJoin makes Start wait until a seed answered.
 	WaitForJoin bool
@@ -86,6 +99,14 @@ type Config struct {
 
 	// Profile selects timings for gossip and Raft together.
 	Profile Profile
+
+	// Keys enables gossip encryption (AES-GCM) when non-empty: Keys[0]
+	// encrypts, every key decrypts; each is 16, 24 or 32 bytes. See
+	// [membership.Config].Keys and [membership.Membership.InstallKey].
+	Keys [][]byte
+	// Label is the cluster label: nodes with another label ignore this
+	// one's gossip. At most 255 bytes; not secret.
+	Label string
 
 	// Consensus makes the node a server: it may hold a Raft seat and runs
 	// the state machine. Nil makes it a client: membership only, with
@@ -96,13 +117,6 @@ type Config struct {
 	// mutual TLS. Servers use Consensus.TLS.
 	ClientTLS *tls.Config
 
-	// Membership is an escape hatch: when set, a copy is the base membership
-	// configuration (keys, label, timing overrides, raw memberlist config).
-	// These fields are always overwritten from the fields above: Name,
-	// BindAddr, AdvertiseAddr, Seeds, WaitForJoin, Tags, SystemTags, Role,
-	// RPCAddr, Profile, Network and Logger.
-	Membership *membership.Config
-
 	// Logger receives every log line of the node, gossip's and Raft's
 	// included. Nil discards them.
 	Logger *slog.Logger
@@ -110,21 +124,30 @@ type Config struct {
 	// Network opens every socket; nil means the operating system's network.
 	// The clustertest package passes a fault-injecting network here.
 	Network netx.Network
+
+	// Tuning holds the advanced knobs of every layer. Its zero value means
+	// the profile's defaults.
+	Tuning Tuning
 }
 
 // ConsensusConfig configures the server side of a node.
 type ConsensusConfig struct {
-	// Addr is the TCP "ip:port" Raft and Conclave's RPC share. Port 0 picks
-	// a free port. Default "0.0.0.0:7950".
-	Addr string
-	// Advertise is the address other servers dial; empty means the bound
-	// address (which then must not be a wildcard).
-	Advertise string
+	// BindAddr is the TCP "ip:port" Raft and Conclave's RPC share. Port 0
+	// picks a free port. Empty means [consensus.DefaultBindAddr].
+	BindAddr string
+	// AdvertiseAddr is the address other servers dial. Required when
+	// BindAddr is not a specific IP (a wildcard such as 0.0.0.0, or empty);
+	// otherwise empty means the bound address. A host without a port, or
+	// with port 0, takes the bound port.
+	AdvertiseAddr string
 	// DataDir holds the Raft log, stable store and snapshots (see the
 	// consensus package). Required unless InMemory.
 	DataDir string
 	// InMemory keeps all Raft state in memory: nothing survives Close.
 	InMemory bool
+	// LogStore selects the store of the Raft log; the zero value is
+	// raft-boltdb. See [consensus.LogStoreConfig].
+	LogStore consensus.LogStoreConfig
 	// StateMachine is the host's replicated state. Required.
 	StateMachine consensus.StateMachine
 
@@ -141,6 +164,22 @@ type ConsensusConfig struct {
 	// MinQuorum is the fewest voters the reconciler leaves when it removes
 	// failed servers. Default: BootstrapExpect, at least 1.
 	MinQuorum int
+
+	// TLS enables mutual TLS on the Raft and RPC port.
+	TLS consensus.TLSConfig
+}
+
+// Tuning holds the advanced knobs of a [Config]: the membership and
+// consensus packages' own, passed to them as they are, and the leader's
+// reconciler timings. The zero value of every field means its default.
+type Tuning struct {
+	// Membership tunes gossip: timing overrides and the raw memberlist
+	// configuration (see [membership.Tuning]).
+	Membership membership.Tuning
+	// Consensus tunes a server's Raft group: snapshots, message size, stale
+	// reads and the raw raft configuration (see [consensus.Tuning]).
+	Consensus consensus.Tuning
+
 	// DeadServerTimeout is how long a server must have been failed before
 	// the leader removes it from the configuration. Default by profile:
 	// local 5s, lan 1m, wan 5m.
@@ -158,17 +197,12 @@ type ConsensusConfig struct {
 	// MaxTrailingLogs is how far a server's applied index may trail the
 	// leader's commit index while it counts as healthy. Default 1000.
 	MaxTrailingLogs uint64
+}
 
-	// TLS enables mutual TLS on the Raft and RPC port.
-	TLS consensus.TLSConfig
-
-	// Consensus is an escape hatch: when set, a copy is the base consensus
-	// configuration (snapshot tuning, raw raft config, message size, and
-	// LogStore to run the Raft log on another store than bolt, such as
-	// hashicorp/raft-wal; a DataDir keeps the store it was created with).
-	// These fields are always overwritten: ID, BindAddr, AdvertiseAddr,
-	// DataDir, InMemory, StateMachine, Network, TLS, Profile and Logger.
-	Consensus *consensus.Config
+// serverSettings is a server's settings with every default applied.
+type serverSettings struct {
+	ConsensusConfig
+	Tuning
 }
 
 // Reserved gossip tags that carry the server side's settings.
@@ -177,34 +211,19 @@ const (
 	tagLeaving = membership.ReservedTagPrefix + "leaving"
 )
 
-// Default addresses.
-const (
-	DefaultGossipAddr = "0.0.0.0:7946"
-	DefaultRaftAddr   = "0.0.0.0:7950"
-)
-
 func (c Config) validate() error {
-	if c.NodeName == "" {
-		return fieldError("NodeName", "is empty: every node needs a unique name")
-	}
+	var problems []error
 	if c.Profile > ProfileFast {
-		return fieldError("Profile", "is %d: allowed ProfileLAN, ProfileLocal, ProfileWAN, ProfileFast", c.Profile)
-	}
-	for k := range c.Tags {
-		if strings.HasPrefix(k, membership.ReservedTagPrefix) {
-			return fieldError("Tags", "key %q starts with %q, which is reserved for Conclave", k, membership.ReservedTagPrefix)
-		}
+		problems = append(problems, fieldError("Profile", c.Profile, "allowed ProfileLAN, ProfileLocal, ProfileWAN, ProfileFast"))
 	}
 	if c.Consensus != nil {
-		return c.Consensus.validate()
+		problems = append(problems, c.Consensus.validate())
 	}
-	return nil
+	return errors.Join(append(problems, c.Tuning.validate())...)
 }
 
 func (c ConsensusConfig) validate() error {
-	if c.StateMachine == nil {
-		return fieldError("Consensus.StateMachine", "is nil: a server needs the host's state machine")
-	}
+	var problems []error
 	counts := []struct {
 		field string
 		v     int
@@ -216,31 +235,36 @@ func (c ConsensusConfig) validate() error {
 	}
 	for _, n := range counts {
 		if n.v < 0 {
-			return fieldError(n.field, "is %d: allowed %s", n.v, n.allow)
+			problems = append(problems, fieldError(n.field, n.v, "allowed %s", n.allow))
 		}
 	}
+	if c.MaxVoters > 0 && c.MinQuorum > c.MaxVoters {
+		problems = append(problems, fieldError("Consensus.MinQuorum", c.MinQuorum, "at most MaxVoters (%d)", c.MaxVoters))
+	}
+	return errors.Join(problems...)
+}
+
+func (t Tuning) validate() error {
+	var problems []error
 	durations := []struct {
 		field string
 		d     time.Duration
 	}{
-		{"Consensus.DeadServerTimeout", c.DeadServerTimeout},
-		{"Consensus.ServerStabilizationTime", c.ServerStabilizationTime},
-		{"Consensus.ReconcileInterval", c.ReconcileInterval},
-		{"Consensus.LastContactThreshold", c.LastContactThreshold},
+		{"Tuning.DeadServerTimeout", t.DeadServerTimeout},
+		{"Tuning.ServerStabilizationTime", t.ServerStabilizationTime},
+		{"Tuning.ReconcileInterval", t.ReconcileInterval},
+		{"Tuning.LastContactThreshold", t.LastContactThreshold},
 	}
 	for _, d := range durations {
 		if d.d < 0 {
-			return fieldError(d.field, "is %v: allowed 0 (the profile's default) or more", d.d)
+			problems = append(problems, fieldError(d.field, d.d, "0 (the profile's default) or more"))
 		}
 	}
-	if c.MaxVoters > 0 && c.MinQuorum > c.MaxVoters {
-		return fieldError("Consensus.MinQuorum", "is %d, above MaxVoters %d", c.MinQuorum, c.MaxVoters)
-	}
-	return nil
+	return errors.Join(problems...)
 }
 
-func fieldError(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+func fieldError(field string, value any, allowed string, args ...any) error {
+	return errs.Invalid(field, value, allowed, args...)
 }
 
 // profileDefaults are the reconciler's timings for one profile.
@@ -259,34 +283,34 @@ func (p Profile) defaults() profileDefaults {
 	}
 }
 
-// withDefaults fills zero fields of the server settings.
-func (c ConsensusConfig) withDefaults(p Profile) ConsensusConfig {
+// resolve returns the server settings with every default applied.
+func (c ConsensusConfig) resolve(p Profile, t Tuning) serverSettings {
 	d := p.defaults()
 	setDur := func(v *time.Duration, def time.Duration) {
 		if *v == 0 {
 			*v = def
 		}
 	}
-	setDur(&c.DeadServerTimeout, d.dead)
-	setDur(&c.ServerStabilizationTime, d.stabilize)
-	setDur(&c.ReconcileInterval, d.reconcile)
-	setDur(&c.LastContactThreshold, d.lastContact)
+	setDur(&t.DeadServerTimeout, d.dead)
+	setDur(&t.ServerStabilizationTime, d.stabilize)
+	setDur(&t.ReconcileInterval, d.reconcile)
+	setDur(&t.LastContactThreshold, d.lastContact)
+	if t.MaxTrailingLogs == 0 {
+		t.MaxTrailingLogs = 1000
+	}
 	if c.MaxVoters == 0 {
 		c.MaxVoters = 5
 	}
 	if c.MinQuorum == 0 {
 		c.MinQuorum = max(1, min(c.BootstrapExpect, c.MaxVoters))
 	}
-	if c.MaxTrailingLogs == 0 {
-		c.MaxTrailingLogs = 1000
+	if c.BindAddr == "" {
+		c.BindAddr = consensus.DefaultBindAddr
 	}
-	if c.Addr == "" {
-		c.Addr = DefaultRaftAddr
-	}
-	return c
+	return serverSettings{ConsensusConfig: c, Tuning: t}
 }
 
-func (c ConsensusConfig) policy() reconcilePolicy {
+func (c serverSettings) policy() reconcilePolicy {
 	return reconcilePolicy{
 		MaxVoters:         c.MaxVoters,
 		MinQuorum:         c.MinQuorum,

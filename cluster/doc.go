@@ -19,19 +19,19 @@
 // # Usage
 //
 //	node, err := cluster.New(cluster.Config{
-//		NodeName:   "node-1",
-//		GossipAddr: "0.0.0.0:7946",
-//		Seeds:      []string{"10.0.0.2:7946"},
+//		Name:     "node-1",             // empty: the host name
+//		BindAddr: "0.0.0.0:7946",       // gossip; empty: this default
+//		Seeds:    []string{"10.0.0.2:7946"},
 //		Consensus: &cluster.ConsensusConfig{
-//			Addr:            "0.0.0.0:7950",
-//			Advertise:       "10.0.0.1:7950",
+//			BindAddr:        "0.0.0.0:7950", // Raft and RPC
+//			AdvertiseAddr:   "10.0.0.1:7950", // required with a wildcard BindAddr
 //			DataDir:         "/var/lib/app/conclave",
 //			StateMachine:    fsm,
 //			BootstrapExpect: 3,
 //		},
 //		Logger: slog.Default(),
 //	})
-//	if err != nil { ... }                  // a bad field is named in the error
+//	if err != nil { ... }                  // every bad field, each a *ConfigError
 //	if err := node.Start(ctx); err != nil { ... }
 //	defer node.Close()                     // keeps the Raft seat for a restart
 //
@@ -41,7 +41,7 @@
 //
 // The caller's obligations:
 //
-//  1. Give every node a unique, stable NodeName; a server keeps its name and
+//  1. Give every node a unique, stable Name; a server keeps its name and
 //     DataDir across restarts.
 //  2. Give every initial server the same BootstrapExpect (the number of
 //     initial servers); servers added later may use 0.
@@ -52,8 +52,22 @@
 //
 // The Raft log is kept in bolt under DataDir. To use another store (for
 // example hashicorp/raft-wal, which Conclave does not depend on), set
-// LogStore in the consensus escape hatch, ConsensusConfig.Consensus; see
-// the consensus package's "Log store" section.
+// [ConsensusConfig].LogStore; see the consensus package's "Log store"
+// section.
+//
+// # Conventions
+//
+// The membership, consensus and cluster packages share one vocabulary. The
+// zero value of every Config field means its default. A node's identity is
+// Name, its listen and advertised addresses BindAddr and AdvertiseAddr, at
+// every layer. Advanced knobs sit in one Tuning struct per package; here
+// [Config].Tuning holds membership's and consensus's own and the
+// reconciler's timings. New reports every bad field at once, each as a
+// [ConfigError] naming the field as the caller wrote it. The lifecycle
+// errors ([ErrClosed], [ErrNotStarted], [ErrAlreadyStarted]) and
+// [ErrInvalidConfig] are the same values in all three packages, and the
+// errors of calls through Raft ([ErrNoLeader], [ErrOutcomeUnknown], ...) are
+// consensus's own, so errors.Is matches whichever package a caller names.
 //
 // Events from [Node.Subscribe] merge membership changes and leader changes;
 // the queue is bounded and drops are counted, so a slow consumer never holds
@@ -76,6 +90,5 @@
 // 120 ms (a saturated machine, a long garbage collection), so LAN is the
 // default.
 //
-// Every value can be changed through [Config.Membership] and
-// [ConsensusConfig.Consensus].
+// Every value can be changed through [Config].Tuning.
 package cluster

@@ -58,7 +58,7 @@ type Event struct {
 // String returns e.g. "member-join n2" or "leader-change n1 term 3".
 func (e Event) String() string {
 	if e.Type == EventLeaderChange {
-		return fmt.Sprintf("%s %s term %d", e.Type, e.Leader.ID, e.Leader.Term)
+		return fmt.Sprintf("%s %s term %d", e.Type, e.Leader.Name, e.Leader.Term)
 	}
 	return fmt.Sprintf("%s %s", e.Type, e.Member.Name)
 }

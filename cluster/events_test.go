@@ -18,7 +18,7 @@ func TestSubscribeMergesMemberAndLeaderEvents(t *testing.T) {
 	defer sub.Close()
 
 	client := startNode(t, Config{
-		NodeName: "c0", GossipAddr: "127.0.0.1:0", Profile: ProfileLocal,
+		Name: "c0", BindAddr: "127.0.0.1:0", Profile: ProfileLocal,
 		Seeds: []string{first.Local().Address()}, Logger: testLogger(t),
 	})
 	var sawJoin, sawLeader, sawUpdate bool
@@ -33,7 +33,7 @@ func TestSubscribeMergesMemberAndLeaderEvents(t *testing.T) {
 			case ev.Type == EventMemberUpdate && ev.Member.Name == "c0":
 				require.Equal(t, "b", ev.Member.Tags["zone"])
 				sawUpdate = true
-			case ev.Type == EventLeaderChange && ev.Leader.ID == "s0":
+			case ev.Type == EventLeaderChange && ev.Leader.Name == "s0":
 				require.NotZero(t, ev.Leader.Term)
 				sawLeader = true
 			}

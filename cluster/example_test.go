@@ -67,11 +67,11 @@ func Example() {
 	seed := ""
 	for i := range 3 {
 		cfg := cluster.Config{
-			NodeName:   fmt.Sprintf("server-%d", i),
-			GossipAddr: "127.0.0.1:0",
-			Profile:    cluster.ProfileLocal,
+			Name:     fmt.Sprintf("server-%d", i),
+			BindAddr: "127.0.0.1:0",
+			Profile:  cluster.ProfileLocal,
 			Consensus: &cluster.ConsensusConfig{
-				Addr:            "127.0.0.1:0",
+				BindAddr:        "127.0.0.1:0",
 				InMemory:        true,
 				StateMachine:    &counter{},
 				BootstrapExpect: 3,

@@ -75,7 +75,7 @@ func (n *Node) Health(ctx context.Context) (Health, error) {
 		commit = max(commit, st.CommitIndex)
 	}
 	for _, s := range servers {
-		sh := n.serverHealth(s, gossip[s.ID], statuses, errs, commit)
+		sh := n.serverHealth(s, gossip[s.Name], statuses, errs, commit)
 		if s.Suffrage == consensus.Voter {
 			h.Voters++
 			if sh.Healthy {
@@ -89,10 +89,10 @@ func (n *Node) Health(ctx context.Context) (Health, error) {
 }
 
 func (n *Node) serverHealth(s consensus.Server, g membership.Status, statuses map[string]consensus.Status, errs map[string]error, commit uint64) ServerHealth {
-	sh := ServerHealth{ID: s.ID, Addr: s.Addr, Suffrage: s.Suffrage, Gossip: g}
-	st, ok := statuses[s.ID]
+	sh := ServerHealth{ID: s.Name, Addr: s.Addr, Suffrage: s.Suffrage, Gossip: g}
+	st, ok := statuses[s.Name]
 	if !ok {
-		if err := errs[s.ID]; err != nil {
+		if err := errs[s.Name]; err != nil {
 			sh.Error = err.Error()
 		}
 		return sh
@@ -116,10 +116,10 @@ func (n *Node) serverStatuses(ctx context.Context, servers []consensus.Server) (
 	out := make(map[string]consensus.Status, len(servers))
 	errs := make(map[string]error)
 	for _, s := range servers {
-		if s.ID == n.cfg.NodeName {
+		if s.Name == n.cfg.Name {
 			st := n.cons.Status()
 			mu.Lock()
-			out[s.ID] = st
+			out[s.Name] = st
 			mu.Unlock()
 			continue
 		}
@@ -130,10 +130,10 @@ func (n *Node) serverStatuses(ctx context.Context, servers []consensus.Server) (
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs[s.ID] = err
+				errs[s.Name] = err
 				return
 			}
-			out[s.ID] = st
+			out[s.Name] = st
 		}()
 	}
 	wg.Wait()

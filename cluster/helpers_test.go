@@ -95,13 +95,13 @@ type testNode struct {
 func serverConfig(t testing.TB, name, dir string, expect int, seeds ...string) (Config, *kv) {
 	fsm := newKV()
 	return Config{
-		NodeName:   name,
-		GossipAddr: "127.0.0.1:0",
-		Seeds:      seeds,
-		Profile:    ProfileLocal,
-		Logger:     testLogger(t),
+		Name:     name,
+		BindAddr: "127.0.0.1:0",
+		Seeds:    seeds,
+		Profile:  ProfileLocal,
+		Logger:   testLogger(t),
 		Consensus: &ConsensusConfig{
-			Addr:            "127.0.0.1:0",
+			BindAddr:        "127.0.0.1:0",
 			DataDir:         dir,
 			StateMachine:    fsm,
 			BootstrapExpect: expect,
@@ -165,10 +165,10 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 				continue
 			}
 			l := n.Leader()
-			if l.ID == "" || (id != "" && l.ID != id) {
+			if l.Name == "" || (id != "" && l.Name != id) {
 				return false
 			}
-			id = l.ID
+			id = l.Name
 		}
 		for _, n := range nodes {
 			if n.Name() == id && isRunning(n.Node) {

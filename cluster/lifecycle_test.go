@@ -20,7 +20,7 @@ func configOf(t testing.TB, n *testNode) map[string]consensus.Suffrage {
 	}
 	out := make(map[string]consensus.Suffrage, len(servers))
 	for _, s := range servers {
-		out[s.ID] = s.Suffrage
+		out[s.Name] = s.Suffrage
 	}
 	return out
 }
@@ -89,8 +89,8 @@ func TestMismatchedBootstrapExpectIsReported(t *testing.T) {
 		return a.bootstrapError() != "" && b.bootstrapError() != ""
 	}, "both servers report the mismatch")
 	require.Contains(t, a.bootstrapError(), "b expects 3")
-	require.Zero(t, a.Leader().ID, "no cluster forms on disagreement")
-	require.Zero(t, b.Leader().ID)
+	require.Zero(t, a.Leader().Name, "no cluster forms on disagreement")
+	require.Zero(t, b.Leader().Name)
 }
 
 func TestGrowthAddsNonVotersAndPromotes(t *testing.T) {

@@ -13,11 +13,10 @@ import (
 	"github.com/conclave-go/conclave/consensus"
 )
 
-// A log store set through the consensus escape hatch is the one a server
-// runs on, and its data directory then refuses the default store.
-func TestLogStoreThroughEscapeHatch(t *testing.T) {
-	custom := consensus.DefaultConfig()
-	custom.LogStore = consensus.LogStore{Name: "custom-bolt", Open: func(dir string) (consensus.LogStorage, error) {
+// The log store a server is configured with is the one it runs on, and its
+// data directory then refuses the default store.
+func TestLogStoreField(t *testing.T) {
+	custom := consensus.LogStoreConfig{Name: "custom-bolt", Open: func(dir string) (consensus.LogStore, error) {
 		return raftboltdb.New(raftboltdb.Options{
 			Path:        filepath.Join(dir, "custom.db"),
 			BoltOptions: &bbolt.Options{Timeout: time.Second},
@@ -25,7 +24,7 @@ func TestLogStoreThroughEscapeHatch(t *testing.T) {
 	}}
 	dir := t.TempDir()
 	cfg, _ := serverConfig(t, "s0", dir, 1)
-	cfg.Consensus.Consensus = &custom
+	cfg.Consensus.LogStore = custom
 	n := startNode(t, cfg)
 	_, err := n.Apply(ctxT(t, 30*time.Second), []byte("set a 1"))
 	require.NoError(t, err)
@@ -44,7 +43,7 @@ func TestLogStoreThroughEscapeHatch(t *testing.T) {
 	require.NoError(t, n.Close())
 
 	cfg.Consensus.DataDir, cfg.Consensus.InMemory = "", true
-	cfg.Consensus.Consensus = &custom
+	cfg.Consensus.LogStore = custom
 	_, err = New(cfg)
 	require.ErrorContains(t, err, "LogStore")
 }

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/logadapt"
 	"github.com/conclave-go/conclave/membership"
 )
@@ -21,14 +25,15 @@ import (
 // Its methods are safe for concurrent use.
 type Node struct {
 	cfg    Config
-	server *ConsensusConfig // nil on a client; defaults applied
+	server *serverSettings // nil on a client; defaults applied
 	logger *slog.Logger
 
 	cons   *consensus.Node   // nil on a client
 	client *consensus.Client // nil on a server
 	routes *router
 
-	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
+	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
+	clientReady atomic.Bool            // a client reached a server once
 
 	mu      sync.Mutex // guards mem, state, onLead
 	mem     *membership.Membership
@@ -51,82 +56,109 @@ const (
 // New validates cfg and builds a node. It starts nothing: no socket is
 // opened until [Node.Start].
 func New(cfg Config) (*Node, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	cfg = cfg.clone()
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
 	}
-	cfg.Tags = maps.Clone(cfg.Tags)
-	cfg.Seeds = append([]string(nil), cfg.Seeds...)
 	n := &Node{
 		cfg:    cfg,
-		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.NodeName),
+		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.Name),
 	}
+	problems := []error{cfg.validate()}
 	if cfg.Consensus != nil {
-		sc := cfg.Consensus.withDefaults(cfg.Profile)
+		sc := cfg.Consensus.resolve(cfg.Profile, cfg.Tuning)
 		n.server = &sc
+	}
+	// Validate the membership settings now; the real instance is built at
+	// Start, once the Raft address is bound and can be advertised.
+	if _, err := membership.New(n.membershipConfig("127.0.0.1:1")); err != nil {
+		problems = append(problems, errs.Rename(err, membershipField))
+	}
+	if n.server != nil {
 		cons, err := consensus.New(n.consensusConfig())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-		}
+		problems = append(problems, errs.Rename(err, consensusField))
 		n.cons = cons
 	} else {
 		client, err := consensus.NewClient(consensus.ClientConfig{
 			Network: cfg.Network, TLS: cfg.ClientTLS, Logger: n.logger.With("component", "client"),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-		}
+		problems = append(problems, err)
 		n.client = client
 	}
-	// Validate the membership settings now; the real instance is built at
-	// Start, once the Raft address is bound and can be advertised.
-	if _, err := membership.New(n.membershipConfig("127.0.0.1:1")); err != nil {
+	if err := errors.Join(problems...); err != nil {
 		n.closeParts()
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, err
 	}
 	n.routes = newRouter(n)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }
 
-func (n *Node) consensusConfig() consensus.Config {
-	sc := n.server
-	c := consensus.DefaultConfig()
-	if sc.Consensus != nil {
-		c = *sc.Consensus
+// clone copies the maps and slices of c.
+func (c Config) clone() Config {
+	c.Tags = maps.Clone(c.Tags)
+	c.Seeds = slices.Clone(c.Seeds)
+	keys := make([][]byte, len(c.Keys))
+	for i, k := range c.Keys {
+		keys[i] = slices.Clone(k)
 	}
-	c.ID = n.cfg.NodeName
-	c.BindAddr = sc.Addr
-	c.AdvertiseAddr = sc.Advertise
-	c.DataDir = sc.DataDir
-	c.InMemory = sc.InMemory
-	c.StateMachine = sc.StateMachine
-	c.Network = n.cfg.Network
-	c.TLS = sc.TLS
-	c.Profile = n.cfg.Profile.consensus()
-	c.Logger = logadapt.OrDiscard(n.cfg.Logger).With("component", "consensus") // consensus adds the node
+	c.Keys = keys
 	return c
 }
 
+// membershipField names a membership.Config field as a Config field.
+func membershipField(f string) string {
+	if rest, ok := strings.CutPrefix(f, "Tuning."); ok {
+		return "Tuning.Membership." + rest
+	}
+	return f
+}
+
+// consensusField names a consensus.Config field as a Config field.
+func consensusField(f string) string {
+	if rest, ok := strings.CutPrefix(f, "Tuning."); ok {
+		return "Tuning.Consensus." + rest
+	}
+	if f == "Name" || f == "Profile" {
+		return f
+	}
+	return "Consensus." + f
+}
+
+func (n *Node) consensusConfig() consensus.Config {
+	sc := n.server
+	return consensus.Config{
+		Name:          n.cfg.Name,
+		BindAddr:      sc.BindAddr,
+		AdvertiseAddr: sc.AdvertiseAddr,
+		DataDir:       sc.DataDir,
+		LogStore:      sc.LogStore,
+		InMemory:      sc.InMemory,
+		StateMachine:  sc.StateMachine,
+		Network:       n.cfg.Network,
+		TLS:           sc.TLS,
+		Profile:       n.cfg.Profile.consensus(),
+		Logger:        logadapt.OrDiscard(n.cfg.Logger).With("component", "consensus"), // consensus adds the node
+		Tuning:        sc.Tuning.Consensus,
+	}
+}
+
 func (n *Node) membershipConfig(rpcAddr string) membership.Config {
-	c := membership.DefaultConfig()
-	if n.cfg.Membership != nil {
-		c = *n.cfg.Membership
+	c := membership.Config{
+		Name:          n.cfg.Name,
+		BindAddr:      n.cfg.BindAddr,
+		AdvertiseAddr: n.cfg.AdvertiseAddr,
+		Seeds:         n.cfg.Seeds,
+		WaitForJoin:   n.cfg.WaitForJoin,
+		Tags:          n.cfg.Tags,
+		Profile:       n.cfg.Profile.membership(),
+		Keys:          n.cfg.Keys,
+		Label:         n.cfg.Label,
+		Network:       n.cfg.Network,
+		Logger:        logadapt.OrDiscard(n.cfg.Logger), // membership adds its own component and node
+		Tuning:        n.cfg.Tuning.Membership,
+		Role:          membership.RoleClient,
 	}
-	c.Name = n.cfg.NodeName
-	c.BindAddr = n.cfg.GossipAddr
-	if c.BindAddr == "" {
-		c.BindAddr = DefaultGossipAddr
-	}
-	c.AdvertiseAddr = n.cfg.GossipAdvertise
-	c.Seeds = n.cfg.Seeds
-	c.WaitForJoin = n.cfg.WaitForJoin
-	c.Tags = n.cfg.Tags
-	c.Profile = n.cfg.Profile.membership()
-	c.Network = n.cfg.Network
-	c.Logger = logadapt.OrDiscard(n.cfg.Logger) // membership adds its own component and node
-	c.Role = membership.RoleClient
-	c.RPCAddr = ""
-	c.SystemTags = nil
 	if n.server != nil {
 		c.Role = membership.RoleServer
 		c.RPCAddr = rpcAddr
@@ -284,7 +316,7 @@ func (n *Node) membership() (*membership.Membership, error) {
 }
 
 // Name returns the node's name.
-func (n *Node) Name() string { return n.cfg.NodeName }
+func (n *Node) Name() string { return n.cfg.Name }
 
 // IsServer reports whether the node runs a Raft seat and the state machine.
 func (n *Node) IsServer() bool { return n.server != nil }
@@ -303,7 +335,7 @@ func (n *Node) Members() []membership.Member {
 func (n *Node) Local() membership.Member {
 	m, err := n.membership()
 	if err != nil {
-		return membership.Member{Name: n.cfg.NodeName}
+		return membership.Member{Name: n.cfg.Name}
 	}
 	return m.Local()
 }

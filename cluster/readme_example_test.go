@@ -19,12 +19,11 @@ var ctx = context.Background()
 
 // Membership alone: a live peer list with tags and events.
 func Example_membershipOnly() {
-	cfg := membership.DefaultConfig()
-	cfg.Name = "web-1"
-	cfg.Seeds = []string{"10.0.0.2:7946", "10.0.0.3:7946"}
-	cfg.Tags = map[string]string{"zone": "eu-1a"}
-
-	m, err := membership.New(cfg)
+	m, err := membership.New(membership.Config{
+		Name:  "web-1", // zero fields mean defaults: LAN timing, 0.0.0.0:7946
+		Seeds: []string{"10.0.0.2:7946", "10.0.0.3:7946"},
+		Tags:  map[string]string{"zone": "eu-1a"},
+	})
 	if err != nil {
 		log.Fatal(err) // names the bad field and what is allowed
 	}
@@ -43,12 +42,12 @@ func Example_membershipOnly() {
 // machine; writes and linearizable reads work from any node.
 func Example_withStateMachine() {
 	node, err := cluster.New(cluster.Config{
-		NodeName:   "server-1",
-		GossipAddr: "0.0.0.0:7946",
-		Seeds:      []string{"10.0.0.2:7946"},
+		Name:     "server-1",
+		BindAddr: "0.0.0.0:7946",
+		Seeds:    []string{"10.0.0.2:7946"},
 		Consensus: &cluster.ConsensusConfig{
-			Addr:            "0.0.0.0:7950",
-			Advertise:       "10.0.0.1:7950",
+			BindAddr:        "0.0.0.0:7950",
+			AdvertiseAddr:   "10.0.0.1:7950",
 			DataDir:         "/var/lib/myservice/conclave",
 			StateMachine:    &counter{}, // your consensus.StateMachine
 			BootstrapExpect: 3,

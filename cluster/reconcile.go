@@ -20,7 +20,7 @@ import (
 type reconciler struct {
 	n      *Node
 	cons   *consensus.Node
-	cfg    ConsensusConfig
+	cfg    serverSettings
 	logger *slog.Logger
 
 	bootstrapDone bool
@@ -151,7 +151,7 @@ func (r *reconciler) tryBootstrap(ctx context.Context, gossip map[string]gossipS
 	}
 	cfg := make([]consensus.Server, 0, len(servers))
 	for _, s := range servers {
-		cfg = append(cfg, consensus.Server{ID: s.ID, Addr: s.Addr, Suffrage: consensus.Voter})
+		cfg = append(cfg, consensus.Server{Name: s.ID, Addr: s.Addr, Suffrage: consensus.Voter})
 	}
 	bctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
@@ -172,7 +172,7 @@ func (r *reconciler) tryBootstrap(ctx context.Context, gossip map[string]gossipS
 // error means some peer could not be asked; the caller tries again later.
 func (r *reconciler) peerHasState(ctx context.Context, servers []raftServer) (bool, error) {
 	for _, s := range servers {
-		if s.ID == r.n.cfg.NodeName {
+		if s.ID == r.n.cfg.Name {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, rpcTimeout)
@@ -207,15 +207,15 @@ func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[st
 	}
 	raftServers := make([]raftServer, 0, len(servers))
 	for _, s := range servers {
-		raftServers = append(raftServers, raftServer{ID: s.ID, Addr: s.Addr, Voter: s.Suffrage == consensus.Voter})
-		if _, ok := gossip[s.ID]; !ok && s.ID != r.n.cfg.NodeName {
-			gossip[s.ID] = r.missing(s.ID, now)
+		raftServers = append(raftServers, raftServer{ID: s.Name, Addr: s.Addr, Voter: s.Suffrage == consensus.Voter})
+		if _, ok := gossip[s.Name]; !ok && s.Name != r.n.cfg.Name {
+			gossip[s.Name] = r.missing(s.Name, now)
 		}
 	}
 	r.forget(gossip)
 	fresh := r.probeHealth(ctx, now, raftServers, commit)
 	in := reconcileInput{
-		Now: now, Self: r.n.cfg.NodeName, Gossip: gossip, Raft: raftServers,
+		Now: now, Self: r.n.cfg.Name, Gossip: gossip, Raft: raftServers,
 		Health: r.health, Fresh: fresh, Policy: r.cfg.policy(),
 	}
 	plan := planReconcile(in)
@@ -260,7 +260,7 @@ func (r *reconciler) probeHealth(ctx context.Context, now time.Time, servers []r
 	statuses := r.statuses(ctx, servers)
 	fresh := make(map[string]bool)
 	for _, s := range servers {
-		if s.ID == r.n.cfg.NodeName {
+		if s.ID == r.n.cfg.Name {
 			continue
 		}
 		st, ok := statuses[s.ID]
@@ -294,7 +294,7 @@ func (r *reconciler) statuses(ctx context.Context, servers []raftServer) map[str
 	var wg sync.WaitGroup
 	out := make(map[string]consensus.Status, len(servers))
 	for _, s := range servers {
-		if s.ID == r.n.cfg.NodeName {
+		if s.ID == r.n.cfg.Name {
 			continue
 		}
 		wg.Add(1)

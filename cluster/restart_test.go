@@ -45,7 +45,7 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 			return false
 		}
 		for _, s := range servers {
-			if s.ID == nodes[victim].Name() {
+			if s.Name == nodes[victim].Name() {
 				return s.Addr == nodes[victim].RaftAddr() && s.Suffrage == consensus.Voter
 			}
 		}

@@ -32,8 +32,8 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err := n.usable(); err != nil {
 		return nil, err
 	}
-	if len(cmd) > n.cfg.MaxMessageSize {
-		return nil, fmt.Errorf("%w: command of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(cmd), n.cfg.MaxMessageSize)
+	if len(cmd) > n.cfg.Tuning.MaxMessageSize {
+		return nil, fmt.Errorf("%w: command of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(cmd), n.cfg.Tuning.MaxMessageSize)
 	}
 	return n.apply(ctx, cmd)
 }
@@ -72,7 +72,7 @@ func (n *Node) leaderAddr() (string, error) {
 	if addr == "" {
 		return "", retryable(errNoLeaderKnown)
 	}
-	if string(id) == n.cfg.ID {
+	if string(id) == n.cfg.Name {
 		// Raft still names us while stepping down or up: wait for it to settle.
 		return "", retryable(errNoLeaderKnown)
 	}
@@ -207,5 +207,5 @@ func raftApplyError(err error) error {
 // notLeader returns a NotLeaderError naming the leader this node knows of.
 func (n *Node) notLeader() *NotLeaderError {
 	addr, id := n.raft.LeaderWithID()
-	return &NotLeaderError{LeaderID: string(id), LeaderAddr: string(addr)}
+	return &NotLeaderError{LeaderName: string(id), LeaderAddr: string(addr)}
 }

@@ -69,7 +69,7 @@ func TestBatchCodecRejects(t *testing.T) {
 // itemDropped (the caller learns the outcome is unknown), the others keep
 // their place.
 func TestBatchReplyBudget(t *testing.T) {
-	n := &Node{cfg: Config{MaxMessageSize: minMessageSize}}
+	n := &Node{cfg: Config{Tuning: Tuning{MaxMessageSize: minMessageSize}}}
 	big := bytes.Repeat([]byte{1}, minMessageSize)
 	outs := []batchOutcome{{data: []byte("a")}, {data: big}, {data: big}, {data: []byte("b")}, {err: &StateMachineError{Err: errTest("bad")}}}
 	reply := n.batchReply(outs)

@@ -28,7 +28,7 @@ type ClientConfig struct {
 
 func (c ClientConfig) validate() error {
 	if c.MaxMessageSize != 0 && (c.MaxMessageSize < minMessageSize || c.MaxMessageSize > maxMessageSizeLimit) {
-		return configError("MaxMessageSize", "%d, allowed 0 (default) or %d to %d bytes", c.MaxMessageSize, minMessageSize, maxMessageSizeLimit)
+		return configError("MaxMessageSize", c.MaxMessageSize, "0 (default) or %d to %d bytes", minMessageSize, maxMessageSizeLimit)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func TestClientThroughFollower(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StateFollower, st.State)
 	require.True(t, st.HasState)
-	require.NotEmpty(t, st.Leader.ID)
+	require.NotEmpty(t, st.Leader.Name)
 
 	// An unreachable server (never contacted, so no pooled connection): the
 	// request certainly did not run.

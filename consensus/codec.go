@@ -310,7 +310,7 @@ const (
 )
 
 func encodeStatus(s Status) []byte {
-	b := make([]byte, 0, 2+8*7+4+len(s.ID)+len(s.Addr)+len(s.Leader.ID)+len(s.Leader.Addr))
+	b := make([]byte, 0, 2+8*7+4+len(s.Name)+len(s.Addr)+len(s.Leader.Name)+len(s.Leader.Addr))
 	var flags uint8
 	if s.HasState {
 		flags |= statusHasState
@@ -325,7 +325,7 @@ func encodeStatus(s Status) []byte {
 		age = uint64(s.LastContact)
 	}
 	b = binary.BigEndian.AppendUint64(b, age)
-	for _, str := range []string{s.ID, s.Addr, s.Leader.ID, s.Leader.Addr} {
+	for _, str := range []string{s.Name, s.Addr, s.Leader.Name, s.Leader.Addr} {
 		b = appendStr(b, str)
 	}
 	return b
@@ -356,12 +356,12 @@ func decodeStatus(b []byte) (Status, error) {
 	default:
 		s.LastContact = time.Duration(age)
 	}
-	s.ID = r.str("id")
+	s.Name = r.str("id")
 	s.Addr = r.str("addr")
-	s.Leader.ID = r.str("leader id")
+	s.Leader.Name = r.str("leader id")
 	s.Leader.Addr = r.str("leader addr")
 	s.Leader.Term = s.Term
-	if s.Leader.ID == "" {
+	if s.Leader.Name == "" {
 		s.Leader.Term = 0
 	}
 	return s, r.done()

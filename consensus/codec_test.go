@@ -11,8 +11,8 @@ import (
 
 func sampleStatus() Status {
 	return Status{
-		ID: "n1", Addr: "10.0.0.1:7950", State: StateFollower, Term: 7,
-		Leader:      LeaderInfo{ID: "n2", Addr: "10.0.0.2:7950", Term: 7},
+		Name: "n1", Addr: "10.0.0.1:7950", State: StateFollower, Term: 7,
+		Leader:      LeaderInfo{Name: "n2", Addr: "10.0.0.2:7950", Term: 7},
 		LastContact: 1500 * time.Millisecond, CommitIndex: 100, AppliedIndex: 99,
 		LastLogIndex: 101, ConfigurationIndex: 3, LastSnapshotIndex: 64, SnapshotFailures: 1,
 		HasState: true,

@@ -2,14 +2,17 @@ package consensus
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/logadapt"
 	"github.com/conclave-go/conclave/internal/netx"
 )
@@ -69,12 +72,14 @@ type TLSConfig struct {
 func (t TLSConfig) enabled() bool { return t.Server != nil }
 
 // Config configures a [Node]. It is taken by value: the caller's copy is never
-// modified. Start from [DefaultConfig].
+// modified. The zero value of every field means its default; Name (or the
+// host name), StateMachine, DataDir (or InMemory) and, when BindAddr is a
+// wildcard, AdvertiseAddr are what a server must be given.
 type Config struct {
-	// ID names this server in the Raft configuration (raft.ServerID). It must
+	// Name names this server in the Raft configuration (raft.ServerID). It must
 	// stay the same across restarts with the same DataDir. Required; at most
 	// 255 bytes.
-	ID string
+	Name string
 
 	// BindAddr is the TCP address the node listens on, for both Raft and
 	// Conclave's RPC. Port 0 picks a free port; [Node.Addr] reports the one
@@ -101,7 +106,7 @@ type Config struct {
 	// value is raft-boltdb in DataDir/raft.db. A DataDir keeps the store it
 	// was created with: starting it with another fails with
 	// [ErrLogStoreMismatch]. Must be the zero value when InMemory is set.
-	LogStore LogStore
+	LogStore LogStoreConfig
 
 	// InMemory keeps log, stable store and snapshots in memory: nothing
 	// survives Close. For tests and ephemeral groups. DataDir must be empty.
@@ -119,25 +124,38 @@ type Config struct {
 	// value means plaintext.
 	TLS TLSConfig
 
-	// Profile selects Raft's timings. Ignored when Raft is set.
+	// Profile selects Raft's timings. Ignored when Tuning.Raft is set.
 	Profile Profile
 
+	// Logger receives the node's logs and Raft's. Nil discards them.
+	Logger *slog.Logger
+
+	// Tuning holds the advanced knobs. Its zero value means the defaults.
+	Tuning Tuning
+}
+
+// Tuning holds the advanced knobs of a [Config]. The zero value of every
+// field means its default.
+type Tuning struct {
 	// SnapshotThreshold is how many log entries since the last snapshot
-	// trigger a new one (checked every SnapshotInterval). Ignored when Raft
-	// is set.
+	// trigger a new one (checked every SnapshotInterval). Default raft's
+	// (8192). Ignored when Raft is set.
 	SnapshotThreshold uint64
 	// SnapshotInterval is how often the threshold is checked (randomised
-	// between 1x and 2x). Ignored when Raft is set.
+	// between 1x and 2x); at least 5 ms. Default raft's (2 min). Ignored
+	// when Raft is set.
 	SnapshotInterval time.Duration
 	// TrailingLogs is how many entries are kept in the log after a snapshot,
-	// so slightly lagging followers catch up without a snapshot. Ignored when
-	// Raft is set.
+	// so slightly lagging followers catch up without a snapshot. Default
+	// raft's (10240). Ignored when Raft is set.
 	TrailingLogs uint64
-	// SnapshotRetain is how many snapshots are kept on disk. At least 1.
+	// SnapshotRetain is how many snapshots are kept on disk. Default
+	// [DefaultSnapshotRetain].
 	SnapshotRetain int
 
 	// MaxMessageSize bounds, in bytes, every command, query and result, and
 	// so every RPC frame. Larger commands are refused with [ErrTooLarge].
+	// Default [DefaultMaxMessageSize].
 	MaxMessageSize int
 
 	// MaxStaleness bounds [Stale] reads on a follower: if the last contact
@@ -145,21 +163,16 @@ type Config struct {
 	// unbounded.
 	MaxStaleness time.Duration
 
-	// Logger receives the node's logs and Raft's. Nil discards them.
-	Logger *slog.Logger
-
 	// Raft, when set, replaces the timings and batch size derived from
-	// Profile and the snapshot settings from SnapshotThreshold,
-	// SnapshotInterval and TrailingLogs.
-	// The node works on a copy and always overrides these fields: LocalID
-	// (from ID), Logger, LogOutput and LogLevel (from Logger), NotifyCh
-	// (nil: leadership is observed), ProtocolVersion (the newest), and
-	// ShutdownOnRemove (false: a removed server stays up and can be added
-	// back).
+	// Profile and the snapshot settings above. The node works on a copy and
+	// always overwrites these fields of it: LocalID (from Name), Logger,
+	// LogOutput and LogLevel (from Logger), NotifyCh (nil: leadership is
+	// observed), ProtocolVersion (the newest), and ShutdownOnRemove (false:
+	// a removed server stays up and can be added back).
 	Raft *raft.Config
 }
 
-// Defaults for [DefaultConfig].
+// Defaults for the zero fields of a [Config].
 const (
 	DefaultBindAddr       = "0.0.0.0:7950"
 	DefaultSnapshotRetain = 2
@@ -169,118 +182,135 @@ const (
 	maxMessageSizeLimit   = 256 << 20
 )
 
-// DefaultConfig returns a configuration with every optional field set to its
-// default. ID, DataDir (or InMemory) and StateMachine remain to be set.
-func DefaultConfig() Config {
+// withDefaults fills the fields whose zero value means a default.
+func (c Config) withDefaults() Config {
 	rc := raft.DefaultConfig()
-	return Config{
-		BindAddr:          DefaultBindAddr,
-		Profile:           ProfileLAN,
-		SnapshotThreshold: rc.SnapshotThreshold,
-		SnapshotInterval:  rc.SnapshotInterval,
-		TrailingLogs:      rc.TrailingLogs,
-		SnapshotRetain:    DefaultSnapshotRetain,
-		MaxMessageSize:    DefaultMaxMessageSize,
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
 	}
+	if c.BindAddr == "" {
+		c.BindAddr = DefaultBindAddr
+	}
+	t := &c.Tuning
+	if t.SnapshotThreshold == 0 {
+		t.SnapshotThreshold = rc.SnapshotThreshold
+	}
+	if t.SnapshotInterval == 0 {
+		t.SnapshotInterval = rc.SnapshotInterval
+	}
+	if t.TrailingLogs == 0 {
+		t.TrailingLogs = rc.TrailingLogs
+	}
+	if t.SnapshotRetain == 0 {
+		t.SnapshotRetain = DefaultSnapshotRetain
+	}
+	if t.MaxMessageSize == 0 {
+		t.MaxMessageSize = DefaultMaxMessageSize
+	}
+	return c
 }
 
-// validate returns the first problem found, naming the field.
+// validate returns every problem found, joined, each naming its field.
 func (c Config) validate() error {
-	if err := c.validateIdentity(); err != nil {
-		return err
-	}
-	if err := c.validateStorage(); err != nil {
-		return err
-	}
-	if err := c.validateTLS(); err != nil {
-		return err
-	}
-	return c.validateTuning()
+	return errors.Join(
+		c.validateIdentity(),
+		c.validateAddrs(),
+		c.validateStorage(),
+		c.validateTLS(),
+		c.validateTuning(),
+	)
 }
 
 func (c Config) validateIdentity() error {
-	if c.ID == "" {
-		return configError("ID", "required")
+	if c.Name == "" {
+		return configError("Name", c.Name, "every server needs a name, and the host name is unknown")
 	}
-	if len(c.ID) > maxIDLen {
-		return configError("ID", "%d bytes, at most %d allowed", len(c.ID), maxIDLen)
+	if len(c.Name) > maxIDLen {
+		return configError("Name", fmt.Sprintf("%d bytes long", len(c.Name)), "at most %d bytes", maxIDLen)
 	}
-	if _, port, err := net.SplitHostPort(c.BindAddr); err != nil {
-		return configError("BindAddr", "%q is not host:port: %v", c.BindAddr, err)
-	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return configError("BindAddr", "%q has a bad port", c.BindAddr)
+	return nil
+}
+
+func (c Config) validateAddrs() error {
+	bindHost, port, err := net.SplitHostPort(c.BindAddr)
+	if err != nil {
+		return configError("BindAddr", c.BindAddr, `want "ip:port" (port 0 picks a free port)`)
 	}
-	if c.AdvertiseAddr != "" {
-		host, port := splitMaybePort(c.AdvertiseAddr)
-		if host == "" {
-			return configError("AdvertiseAddr", "%q has no host", c.AdvertiseAddr)
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return configError("BindAddr", c.BindAddr, "the port must be a number from 0 to 65535")
+	}
+	if c.AdvertiseAddr == "" {
+		if ip := net.ParseIP(bindHost); ip == nil || ip.IsUnspecified() {
+			return configError("AdvertiseAddr", c.AdvertiseAddr,
+				"required when BindAddr (%s) is not a specific IP address: give the address other servers dial", c.BindAddr)
 		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			return configError("AdvertiseAddr", "%q is a wildcard address, others cannot dial it", c.AdvertiseAddr)
-		}
-		if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
-			return configError("AdvertiseAddr", "%q has a bad port", c.AdvertiseAddr)
-		}
-		if len(c.AdvertiseAddr) > maxIDLen {
-			return configError("AdvertiseAddr", "%d bytes, at most %d allowed", len(c.AdvertiseAddr), maxIDLen)
-		}
+		return nil
+	}
+	host, aport := splitMaybePort(c.AdvertiseAddr)
+	switch {
+	case host == "":
+		return configError("AdvertiseAddr", c.AdvertiseAddr, `want "host" or "host:port"`)
+	case net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
+		return configError("AdvertiseAddr", c.AdvertiseAddr, "a wildcard address cannot be dialled: give the address other servers dial")
+	case len(c.AdvertiseAddr) > maxIDLen:
+		return configError("AdvertiseAddr", fmt.Sprintf("%d bytes long", len(c.AdvertiseAddr)), "at most %d bytes", maxIDLen)
+	}
+	if _, err := strconv.ParseUint(aport, 10, 16); aport != "" && err != nil {
+		return configError("AdvertiseAddr", c.AdvertiseAddr, "the port must be a number from 0 to 65535")
 	}
 	return nil
 }
 
 func (c Config) validateStorage() error {
+	var problems []error
 	if c.StateMachine == nil {
-		return configError("StateMachine", "required")
+		problems = append(problems, configError("StateMachine", nil, "required: the host's state machine"))
 	}
 	if c.InMemory && c.DataDir != "" {
-		return configError("DataDir", "must be empty when InMemory is set")
+		problems = append(problems, configError("DataDir", c.DataDir, "must be empty when InMemory is set"))
 	}
 	if !c.InMemory && c.DataDir == "" {
-		return configError("DataDir", "required unless InMemory is set")
+		problems = append(problems, configError("DataDir", c.DataDir, "required unless InMemory is set"))
 	}
-	if err := c.LogStore.validate(c.InMemory); err != nil {
-		return err
+	problems = append(problems, c.LogStore.validate(c.InMemory))
+	if c.Tuning.SnapshotRetain < 1 {
+		problems = append(problems, configError("Tuning.SnapshotRetain", c.Tuning.SnapshotRetain, "0 (default %d) or more", DefaultSnapshotRetain))
 	}
-	if c.SnapshotRetain < 1 {
-		return configError("SnapshotRetain", "%d, at least 1 allowed", c.SnapshotRetain)
-	}
-	return nil
+	return errors.Join(problems...)
 }
 
 func (c Config) validateTLS() error {
 	if (c.TLS.Server == nil) != (c.TLS.Client == nil) {
-		return configError("TLS", "set both Server and Client, or neither")
+		return configError("TLS", "half set", "set both Server and Client, or neither")
 	}
 	if c.TLS.Server != nil && c.TLS.Server.ClientAuth != tls.RequireAndVerifyClientCert {
-		return configError("TLS.Server.ClientAuth", "must be tls.RequireAndVerifyClientCert (mutual TLS)")
+		return configError("TLS.Server.ClientAuth", c.TLS.Server.ClientAuth, "must be tls.RequireAndVerifyClientCert (mutual TLS)")
 	}
 	return nil
 }
 
 func (c Config) validateTuning() error {
+	var problems []error
+	add := func(err error) { problems = append(problems, err) }
+	t := c.Tuning
 	if c.Profile > ProfileFast {
-		return configError("Profile", "%v, allowed: ProfileLAN, ProfileLocal, ProfileWAN, ProfileFast", c.Profile)
+		add(configError("Profile", c.Profile, "allowed ProfileLAN, ProfileLocal, ProfileWAN, ProfileFast"))
 	}
-	if c.Raft == nil {
-		if c.SnapshotThreshold < 1 {
-			return configError("SnapshotThreshold", "0, at least 1 allowed")
-		}
-		if c.SnapshotInterval < 5*time.Millisecond {
-			return configError("SnapshotInterval", "%v, at least 5ms allowed", c.SnapshotInterval)
-		}
+	if t.Raft == nil && t.SnapshotInterval < 5*time.Millisecond {
+		add(configError("Tuning.SnapshotInterval", t.SnapshotInterval, "0 (default) or at least 5ms"))
 	}
-	if c.MaxMessageSize < minMessageSize || c.MaxMessageSize > maxMessageSizeLimit {
-		return configError("MaxMessageSize", "%d, allowed %d to %d bytes", c.MaxMessageSize, minMessageSize, maxMessageSizeLimit)
+	if t.MaxMessageSize < minMessageSize || t.MaxMessageSize > maxMessageSizeLimit {
+		add(configError("Tuning.MaxMessageSize", t.MaxMessageSize, "0 (default) or %d to %d bytes", minMessageSize, maxMessageSizeLimit))
 	}
-	if c.MaxStaleness < 0 {
-		return configError("MaxStaleness", "%v, must not be negative", c.MaxStaleness)
+	if t.MaxStaleness < 0 {
+		add(configError("Tuning.MaxStaleness", t.MaxStaleness, "0 (unbounded) or more"))
 	}
-	if c.Raft != nil {
+	if t.Raft != nil {
 		if err := raft.ValidateConfig(c.raftConfig()); err != nil {
-			return configError("Raft", "%v", err)
+			add(errs.Wrap("Tuning.Raft", "invalid", err))
 		}
 	}
-	return nil
+	return errors.Join(problems...)
 }
 
 // splitMaybePort splits "host:port" or returns addr as a host with no port.
@@ -317,8 +347,8 @@ const profileMaxAppendEntries = 256
 // raftConfig builds the raft.Config the node runs with.
 func (c Config) raftConfig() *raft.Config {
 	var rc raft.Config
-	if c.Raft != nil {
-		rc = *c.Raft
+	if c.Tuning.Raft != nil {
+		rc = *c.Tuning.Raft
 	} else {
 		rc = *raft.DefaultConfig()
 		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout, rc.CommitTimeout = profileTimings(c.Profile)
@@ -326,11 +356,11 @@ func (c Config) raftConfig() *raft.Config {
 		// Buffer raft's apply channel (MaxAppendEntries entries) so that a
 		// forwarded batch, handed over by one goroutine, commits in groups.
 		rc.BatchApplyCh = true
-		rc.SnapshotThreshold = c.SnapshotThreshold
-		rc.SnapshotInterval = c.SnapshotInterval
-		rc.TrailingLogs = c.TrailingLogs
+		rc.SnapshotThreshold = c.Tuning.SnapshotThreshold
+		rc.SnapshotInterval = c.Tuning.SnapshotInterval
+		rc.TrailingLogs = c.Tuning.TrailingLogs
 	}
-	rc.LocalID = raft.ServerID(c.ID)
+	rc.LocalID = raft.ServerID(c.Name)
 	rc.Logger = logadapt.Hclog(c.Logger).Named("raft")
 	rc.LogOutput = nil
 	rc.LogLevel = ""
@@ -347,6 +377,6 @@ func (c Config) String() string {
 	if c.InMemory {
 		store = "inmem"
 	}
-	return fmt.Sprintf("id=%s bind=%s advertise=%s dir=%s inmem=%v logstore=%s profile=%v tls=%v",
-		c.ID, c.BindAddr, c.AdvertiseAddr, c.DataDir, c.InMemory, store, c.Profile, c.TLS.enabled())
+	return fmt.Sprintf("name=%s bind=%s advertise=%s dir=%s inmem=%v logstore=%s profile=%v tls=%v",
+		c.Name, c.BindAddr, c.AdvertiseAddr, c.DataDir, c.InMemory, store, c.Profile, c.TLS.enabled())
 }

@@ -15,12 +15,12 @@
 // Three servers with static peers, each in its own process (here, one of
 // them):
 //
-//	cfg := consensus.DefaultConfig()
-//	cfg.ID = "node-1"
-//	cfg.BindAddr = "10.0.0.1:7950"
-//	cfg.DataDir = "/var/lib/app/raft"
-//	cfg.StateMachine = kv // the host's StateMachine
-//	node, err := consensus.New(cfg)
+//	node, err := consensus.New(consensus.Config{ // zero fields mean defaults
+//		Name:         "node-1",
+//		BindAddr:     "10.0.0.1:7950",
+//		DataDir:      "/var/lib/app/raft",
+//		StateMachine: kv, // the host's StateMachine
+//	})
 //	if err != nil { ... }
 //	if err := node.Start(ctx); err != nil { ... }
 //	defer node.Close()
@@ -28,9 +28,9 @@
 //	// Every server may bootstrap with the identical list; a server that
 //	// already has state (a restart) skips it.
 //	peers := []consensus.Server{
-//		{ID: "node-1", Addr: "10.0.0.1:7950"},
-//		{ID: "node-2", Addr: "10.0.0.2:7950"},
-//		{ID: "node-3", Addr: "10.0.0.3:7950"},
+//		{Name: "node-1", Addr: "10.0.0.1:7950"},
+//		{Name: "node-2", Addr: "10.0.0.2:7950"},
+//		{Name: "node-3", Addr: "10.0.0.3:7950"},
 //	}
 //	if err := node.Bootstrap(ctx, peers); err != nil && !errors.Is(err, consensus.ErrAlreadyBootstrapped) { ... }
 //
@@ -48,7 +48,7 @@
 // # Log store
 //
 // The Raft log and stable store default to raft-boltdb in DataDir/raft.db.
-// Config.LogStore plugs in another store that implements [LogStorage]; the
+// Config.LogStore plugs in another store that implements [LogStore]; the
 // node still puts raft's log cache in front of it and keeps snapshots in
 // DataDir/snapshots. hashicorp/raft-wal, for one, took about twice the
 // writes of bolt in a 3-server group on our test machine. Conclave's main

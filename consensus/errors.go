@@ -3,17 +3,22 @@ package consensus
 import (
 	"errors"
 	"fmt"
+
+	"github.com/conclave-go/conclave/internal/errs"
 )
 
 var (
-	// ErrClosed is returned by calls on a closed or closing [Node] or [Client].
-	ErrClosed = errors.New("consensus: closed")
+	// ErrClosed is returned by calls on a closed or closing [Node] or
+	// [Client]. The same value as membership.ErrClosed and
+	// cluster.ErrClosed.
+	ErrClosed = errs.ErrClosed
 	// ErrNotStarted is returned by calls that need a started [Node].
-	ErrNotStarted = errors.New("consensus: not started")
+	ErrNotStarted = errs.ErrNotStarted
 	// ErrAlreadyStarted is returned by a second [Node.Start].
-	ErrAlreadyStarted = errors.New("consensus: already started")
-	// ErrBadConfig wraps every configuration validation error.
-	ErrBadConfig = errors.New("consensus: bad config")
+	ErrAlreadyStarted = errs.ErrAlreadyStarted
+	// ErrInvalidConfig is matched by every error New and NewClient return
+	// for a bad config: one [ConfigError] per bad field, joined.
+	ErrInvalidConfig = errs.ErrInvalidConfig
 	// ErrNoLeader is returned when the context ends while the group has no
 	// leader this node can reach. The request was not executed.
 	ErrNoLeader = errors.New("consensus: no leader")
@@ -58,15 +63,15 @@ var (
 // leader this node knows of (empty when none is known). It matches
 // [ErrNotLeader] with errors.Is.
 type NotLeaderError struct {
-	LeaderID   string
+	LeaderName string
 	LeaderAddr string
 }
 
 func (e *NotLeaderError) Error() string {
-	if e.LeaderID == "" {
+	if e.LeaderName == "" {
 		return "consensus: not leader (leader unknown)"
 	}
-	return fmt.Sprintf("consensus: not leader (leader is %s at %s)", e.LeaderID, e.LeaderAddr)
+	return fmt.Sprintf("consensus: not leader (leader is %s at %s)", e.LeaderName, e.LeaderAddr)
 }
 
 // Is reports whether target is [ErrNotLeader].
@@ -84,9 +89,14 @@ func (e *StateMachineError) Error() string { return "consensus: state machine: "
 // Unwrap returns the state machine's error.
 func (e *StateMachineError) Unwrap() error { return e.Err }
 
-// configError builds a validation error that names the offending field.
-func configError(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrBadConfig, field, fmt.Sprintf(format, args...))
+// ConfigError names one bad field of a [Config] or [ClientConfig], what was
+// given and what is allowed. It matches [ErrInvalidConfig].
+type ConfigError = errs.ConfigError
+
+// configError returns a [ConfigError] for field given value; allowed is a
+// format for args.
+func configError(field string, value any, allowed string, args ...any) error {
+	return errs.Invalid(field, value, allowed, args...)
 }
 
 // outcomeUnknown wraps cause so that the result matches both

@@ -66,13 +66,13 @@ func Example() {
 	var nodes []*consensus.Node
 	var peers []consensus.Server
 	for _, id := range []string{"a", "b", "c"} {
-		cfg := consensus.DefaultConfig()
-		cfg.ID = id
-		cfg.BindAddr = "127.0.0.1:0"
-		cfg.InMemory = true
-		cfg.Profile = consensus.ProfileLocal
-		cfg.StateMachine = &registers{vals: map[string]string{}}
-		node, err := consensus.New(cfg)
+		node, err := consensus.New(consensus.Config{
+			Name:         id,
+			BindAddr:     "127.0.0.1:0", // any free port
+			InMemory:     true,
+			Profile:      consensus.ProfileLocal,
+			StateMachine: &registers{vals: map[string]string{}},
+		})
 		if err != nil {
 			panic(err)
 		}
@@ -81,7 +81,7 @@ func Example() {
 		}
 		defer node.Close()
 		nodes = append(nodes, node)
-		peers = append(peers, consensus.Server{ID: id, Addr: node.Addr()})
+		peers = append(peers, consensus.Server{Name: id, Addr: node.Addr()})
 	}
 	for _, node := range nodes {
 		if err := node.Bootstrap(ctx, peers); err != nil {

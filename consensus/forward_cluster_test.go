@@ -181,7 +181,7 @@ func TestForwardedApplyEndsOnLeaderChange(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool {
 		return c.fsms[fi].applied.Load() > 0 && c.nodes[fi].Status().AppliedIndex == c.nodes[old].Status().CommitIndex
 	}, "the blocked command committed")
-	require.NoError(t, fn.Isolate(c.cfgs[old].ID))
+	require.NoError(t, fn.Isolate(c.cfgs[old].Name))
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrOutcomeUnknown)

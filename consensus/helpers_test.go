@@ -211,13 +211,14 @@ type testCluster struct {
 type clusterOpt func(i int, c *Config)
 
 func testConfig(t testing.TB, id string, fsm StateMachine) Config {
-	cfg := DefaultConfig()
-	cfg.ID = id
-	cfg.BindAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.StateMachine = fsm
-	cfg.Profile = ProfileLocal
-	cfg.Logger = testLogger()
+	cfg := Config{
+		Name:         id,
+		BindAddr:     "127.0.0.1:0",
+		DataDir:      t.TempDir(),
+		StateMachine: fsm,
+		Profile:      ProfileLocal,
+		Logger:       testLogger(),
+	}
 	if l := cfg.Logger; l != nil {
 		cfg.Logger = l.With("test", t.Name())
 	}
@@ -241,7 +242,7 @@ func newCluster(t testing.TB, n int, opts ...clusterOpt) *testCluster {
 	t.Cleanup(c.closeAll)
 	var servers []Server
 	for _, nd := range c.nodes {
-		servers = append(servers, Server{ID: nd.ID(), Addr: nd.Addr()})
+		servers = append(servers, Server{Name: nd.Name(), Addr: nd.Addr()})
 	}
 	for i, nd := range c.nodes {
 		require.NoError(t, nd.Bootstrap(context.Background(), servers))

@@ -13,7 +13,7 @@ import (
 // LeaderInfo names a leader and the term it leads. The zero value means no
 // known leader.
 type LeaderInfo struct {
-	ID   string
+	Name string
 	Addr string
 	Term uint64
 }
@@ -28,7 +28,7 @@ func (n *Node) Leader() LeaderInfo {
 	if id == "" {
 		return LeaderInfo{}
 	}
-	return LeaderInfo{ID: string(id), Addr: string(addr), Term: r.CurrentTerm()}
+	return LeaderInfo{Name: string(id), Addr: string(addr), Term: r.CurrentTerm()}
 }
 
 // LeaderWatch is a subscription to leader changes from [Node.WatchLeader].
@@ -138,8 +138,8 @@ func (l *leadership) unwatch(w *LeaderWatch) {
 func (l *leadership) observe(o raft.Observation) {
 	switch d := o.Data.(type) {
 	case raft.LeaderObservation:
-		info := LeaderInfo{ID: string(d.LeaderID), Addr: string(d.LeaderAddr)}
-		if info.ID != "" {
+		info := LeaderInfo{Name: string(d.LeaderID), Addr: string(d.LeaderAddr)}
+		if info.Name != "" {
 			info.Term = o.Raft.CurrentTerm()
 		}
 		l.publish(info)

@@ -24,7 +24,7 @@ func TestWatchLeaderAndOnLeader(t *testing.T) {
 	}
 	oldTerm := <-terms // the current leader runs the callback at once
 	require.Equal(t, c.nodes[old].Leader().Term, oldTerm)
-	require.Equal(t, LeaderInfo{ID: c.nodes[old].ID(), Addr: c.nodes[old].Addr(), Term: oldTerm}, c.nodes[f].Leader())
+	require.Equal(t, LeaderInfo{Name: c.nodes[old].Name(), Addr: c.nodes[old].Addr(), Term: oldTerm}, c.nodes[f].Leader())
 
 	require.NoError(t, c.nodes[old].Close())
 	c.nodes[old] = nil
@@ -39,7 +39,7 @@ func TestWatchLeaderAndOnLeader(t *testing.T) {
 	for {
 		select {
 		case info := <-w.C():
-			if info.ID == c.nodes[nl].ID() {
+			if info.Name == c.nodes[nl].Name() {
 				require.Greater(t, info.Term, oldTerm)
 				require.Zero(t, w.Dropped())
 				return
@@ -54,11 +54,11 @@ func TestLeaderWatchCountsDrops(t *testing.T) {
 	n, err := New(testConfig(t, "solo", newKV()))
 	require.NoError(t, err)
 	w := n.WatchLeader(1)
-	n.lead.publish(LeaderInfo{ID: "a"})
-	n.lead.publish(LeaderInfo{ID: "b"})
-	n.lead.publish(LeaderInfo{ID: "c"})
+	n.lead.publish(LeaderInfo{Name: "a"})
+	n.lead.publish(LeaderInfo{Name: "b"})
+	n.lead.publish(LeaderInfo{Name: "c"})
 	require.Equal(t, uint64(2), w.Dropped())
-	require.Equal(t, "a", (<-w.C()).ID)
+	require.Equal(t, "a", (<-w.C()).Name)
 	w.Close()
 	w.Close()
 	_, ok := <-w.C()

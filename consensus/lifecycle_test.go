@@ -10,49 +10,52 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/errs"
 )
 
 func TestConfigValidationNamesTheField(t *testing.T) {
 	base := func() Config {
-		c := DefaultConfig()
-		c.ID = "n"
-		c.DataDir = t.TempDir()
-		c.StateMachine = newKV()
-		return c
+		return Config{Name: "n", BindAddr: "127.0.0.1:0", DataDir: t.TempDir(), StateMachine: newKV()}
 	}
 	cases := []struct {
 		field string
 		edit  func(*Config)
 	}{
-		{"ID", func(c *Config) { c.ID = "" }},
-		{"ID", func(c *Config) { c.ID = string(make([]byte, 300)) }},
+		{"Name", func(c *Config) { c.Name = string(make([]byte, 300)) }},
 		{"BindAddr", func(c *Config) { c.BindAddr = "nope" }},
 		{"BindAddr", func(c *Config) { c.BindAddr = "127.0.0.1:http" }},
 		{"AdvertiseAddr", func(c *Config) { c.AdvertiseAddr = "0.0.0.0:7950" }},
 		{"AdvertiseAddr", func(c *Config) { c.AdvertiseAddr = ":7950" }},
+		{"AdvertiseAddr", func(c *Config) { c.BindAddr = "0.0.0.0:0" }},
+		{"AdvertiseAddr", func(c *Config) { c.BindAddr = ":7950" }},
 		{"StateMachine", func(c *Config) { c.StateMachine = nil }},
 		{"DataDir", func(c *Config) { c.DataDir = "" }},
 		{"DataDir", func(c *Config) { c.InMemory = true }},
-		{"SnapshotRetain", func(c *Config) { c.SnapshotRetain = 0 }},
+		{"Tuning.SnapshotRetain", func(c *Config) { c.Tuning.SnapshotRetain = -1 }},
 		{"TLS", func(c *Config) { c.TLS.Server = &tls.Config{} }},
 		{"TLS.Server.ClientAuth", func(c *Config) { c.TLS = TLSConfig{Server: &tls.Config{}, Client: &tls.Config{}} }},
 		{"Profile", func(c *Config) { c.Profile = 7 }},
-		{"SnapshotThreshold", func(c *Config) { c.SnapshotThreshold = 0 }},
-		{"SnapshotInterval", func(c *Config) { c.SnapshotInterval = time.Millisecond }},
-		{"MaxMessageSize", func(c *Config) { c.MaxMessageSize = 10 }},
-		{"MaxStaleness", func(c *Config) { c.MaxStaleness = -1 }},
-		{"Raft", func(c *Config) { rc := raft.DefaultConfig(); rc.HeartbeatTimeout = 0; c.Raft = rc }},
+		{"Tuning.SnapshotInterval", func(c *Config) { c.Tuning.SnapshotInterval = time.Millisecond }},
+		{"Tuning.MaxMessageSize", func(c *Config) { c.Tuning.MaxMessageSize = 10 }},
+		{"Tuning.MaxStaleness", func(c *Config) { c.Tuning.MaxStaleness = -1 }},
+		{"Tuning.Raft", func(c *Config) { rc := raft.DefaultConfig(); rc.HeartbeatTimeout = 0; c.Tuning.Raft = rc }},
 	}
 	for _, tc := range cases {
 		cfg := base()
 		tc.edit(&cfg)
 		_, err := New(cfg)
-		require.ErrorIs(t, err, ErrBadConfig, tc.field)
-		require.Contains(t, err.Error(), ": "+tc.field+":", "error names the field")
+		require.ErrorIs(t, err, ErrInvalidConfig, tc.field)
+		require.Equal(t, []string{tc.field}, errs.Fields(err), err.Error())
 	}
 	cfg := base()
 	_, err := New(cfg)
 	require.NoError(t, err)
+
+	// Every problem at once.
+	_, err = New(Config{BindAddr: "0.0.0.0:7950", Tuning: Tuning{MaxStaleness: -1}})
+	require.ElementsMatch(t, []string{"AdvertiseAddr", "StateMachine", "DataDir", "Tuning.MaxStaleness"}, errs.Fields(err), err.Error())
+	require.ErrorContains(t, err, `AdvertiseAddr is "": required when BindAddr (0.0.0.0:7950) is not a specific IP address`)
 
 	_, err = NewClient(ClientConfig{MaxMessageSize: 5})
 	require.ErrorContains(t, err, "MaxMessageSize")
@@ -64,7 +67,7 @@ func TestRaftEscapeHatch(t *testing.T) {
 	rc.ElectionTimeout = 700 * time.Millisecond
 	rc.ShutdownOnRemove = true
 	cfg := testConfig(t, "x", newKV())
-	cfg.Raft = rc
+	cfg.Tuning.Raft = rc
 	got := cfg.raftConfig()
 	require.Equal(t, 700*time.Millisecond, got.HeartbeatTimeout)
 	require.False(t, got.ShutdownOnRemove, "overridden")
@@ -78,7 +81,7 @@ func TestProfilesAreValidRaftConfigs(t *testing.T) {
 	for _, p := range []Profile{ProfileFast, ProfileLAN, ProfileWAN} {
 		cfg := testConfig(t, "x", newKV())
 		cfg.Profile = p
-		rc := cfg.raftConfig()
+		rc := cfg.withDefaults().raftConfig()
 		require.NoError(t, raft.ValidateConfig(rc), p.String())
 		require.Greater(t, rc.HeartbeatTimeout, prev, "%v is slower than the profile before it", p)
 		prev = rc.HeartbeatTimeout
@@ -101,18 +104,18 @@ func TestLifecycle(t *testing.T) {
 	has, err := n.HasState()
 	require.NoError(t, err)
 	require.False(t, has)
-	require.Error(t, n.Bootstrap(ctx, []Server{{ID: "other", Addr: "127.0.0.1:1"}}), "the list must include this node")
-	require.NoError(t, n.Bootstrap(ctx, []Server{{ID: "solo", Addr: addr}}))
-	require.ErrorIs(t, n.Bootstrap(ctx, []Server{{ID: "solo", Addr: addr}}), ErrAlreadyBootstrapped)
+	require.Error(t, n.Bootstrap(ctx, []Server{{Name: "other", Addr: "127.0.0.1:1"}}), "the list must include this node")
+	require.NoError(t, n.Bootstrap(ctx, []Server{{Name: "solo", Addr: addr}}))
+	require.ErrorIs(t, n.Bootstrap(ctx, []Server{{Name: "solo", Addr: addr}}), ErrAlreadyBootstrapped)
 	waitFor(t, 10*time.Second, func() bool { return n.Status().State == StateLeader }, "single-node leader")
 	res, err := n.Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
 	require.Empty(t, res)
 	st := n.Status()
-	require.Equal(t, "solo", st.ID)
+	require.Equal(t, "solo", st.Name)
 	require.Equal(t, addr, st.Addr)
 	require.True(t, st.HasState)
-	require.Equal(t, LeaderInfo{ID: "solo", Addr: addr, Term: st.Term}, st.Leader)
+	require.Equal(t, LeaderInfo{Name: "solo", Addr: addr, Term: st.Term}, st.Leader)
 
 	require.NoError(t, n.Close())
 	require.NoError(t, n.Close(), "idempotent")

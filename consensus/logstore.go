@@ -12,17 +12,17 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// LogStorage is a Raft log store that is also the stable store (current
+// LogStore is a Raft log store that is also the stable store (current
 // term, vote) and can be closed. raft-boltdb and hashicorp/raft-wal both
 // satisfy it. A store that also implements raft.MonotonicLogStore keeps that
 // behaviour: the node's log cache passes it on.
-type LogStorage interface {
+type LogStore interface {
 	raft.LogStore
 	raft.StableStore
 	io.Closer
 }
 
-// LogStore chooses the store that holds a node's Raft log and stable store.
+// LogStoreConfig chooses the store that holds a node's Raft log and stable store.
 // The zero value is the default: raft-boltdb in DataDir/raft.db, recorded in
 // the data directory under the name "bolt".
 //
@@ -31,7 +31,7 @@ type LogStorage interface {
 // different store fails with [ErrLogStoreMismatch] rather than start on an
 // empty log beside the old one. A directory that has DataDir/raft.db and no
 // record (made before stores were recorded) holds "bolt".
-type LogStore struct {
+type LogStoreConfig struct {
 	// Name identifies the store's on-disk format; it is recorded in the data
 	// directory and compared on every start. Required when Open is set: 1 to
 	// 32 bytes of a-z, 0-9 and '-'; "bolt" is reserved for the default.
@@ -41,7 +41,7 @@ type LogStore struct {
 	// node uses itself: raft.db, logstore, logstore.tmp and snapshots. It is
 	// called once per Start, and the node calls Close on what it returns
 	// when it stops or fails to start.
-	Open func(dir string) (LogStorage, error)
+	Open func(dir string) (LogStore, error)
 }
 
 const (
@@ -54,10 +54,10 @@ const (
 )
 
 // isSet reports whether a store other than the default is configured.
-func (s LogStore) isSet() bool { return s.Name != "" || s.Open != nil }
+func (s LogStoreConfig) isSet() bool { return s.Name != "" || s.Open != nil }
 
 // name is the name recorded for this store.
-func (s LogStore) name() string {
+func (s LogStoreConfig) name() string {
 	if !s.isSet() {
 		return defaultLogStoreName
 	}
@@ -66,19 +66,19 @@ func (s LogStore) name() string {
 
 // validate checks the fields of a configured store; inMemory is
 // Config.InMemory.
-func (s LogStore) validate(inMemory bool) error {
+func (s LogStoreConfig) validate(inMemory bool) error {
 	switch {
 	case !s.isSet():
 		return nil
 	case inMemory:
-		return configError("LogStore", "must be the zero value when InMemory is set")
+		return configError("LogStore", s.Name, "must be the zero value when InMemory is set")
 	case s.Open == nil:
-		return configError("LogStore.Open", "required when LogStore.Name is set")
+		return configError("LogStore.Open", nil, "required when LogStore.Name is set")
 	case s.Name == defaultLogStoreName:
-		return configError("LogStore.Name", "%q is reserved for the default store (leave LogStore unset for it)", s.Name)
+		return configError("LogStore.Name", s.Name, "reserved for the default store (leave LogStore unset for it)")
 	}
 	if err := checkLogStoreName(s.Name); err != nil {
-		return configError("LogStore.Name", "%v", err)
+		return configError("LogStore.Name", s.Name, "%v", err)
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func recordedLogStore(dir string) (name string, written bool, err error) {
 // checkLogStore returns the recorded store of dir and whether the record
 // must be written, or [ErrLogStoreMismatch] when dir holds another store
 // than want.
-func checkLogStore(dir string, want LogStore) (record bool, err error) {
+func checkLogStore(dir string, want LogStoreConfig) (record bool, err error) {
 	have, written, err := recordedLogStore(dir)
 	if err != nil {
 		return false, err
@@ -184,7 +184,7 @@ func syncDir(dir string) error {
 
 // openLogStore opens the configured store in dir. A nil store with a nil
 // error is an error.
-func openLogStore(dir string, s LogStore) (LogStorage, error) {
+func openLogStore(dir string, s LogStoreConfig) (LogStore, error) {
 	if !s.isSet() {
 		return openBolt(dir)
 	}

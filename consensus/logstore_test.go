@@ -13,6 +13,8 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
+
+	"github.com/conclave-go/conclave/internal/errs"
 )
 
 // countingStore counts the stores a LogStore opened and closed.
@@ -21,19 +23,19 @@ type countingStore struct {
 }
 
 type countedStorage struct {
-	LogStorage
+	LogStore
 	c *countingStore
 }
 
 func (s countedStorage) Close() error {
 	s.c.closed.Add(1)
-	return s.LogStorage.Close()
+	return s.LogStore.Close()
 }
 
 // customBolt is a store other than the default: raft-boltdb in
 // dir/custom.db, opened through the hook.
-func (c *countingStore) customBolt() LogStore {
-	return LogStore{Name: "custom-bolt", Open: func(dir string) (LogStorage, error) {
+func (c *countingStore) customBolt() LogStoreConfig {
+	return LogStoreConfig{Name: "custom-bolt", Open: func(dir string) (LogStore, error) {
 		st, err := raftboltdb.New(raftboltdb.Options{
 			Path:        filepath.Join(dir, "custom.db"),
 			BoltOptions: &bbolt.Options{Timeout: time.Second},
@@ -101,7 +103,7 @@ func startSolo(t *testing.T, cfg Config) {
 	require.NoError(t, err)
 	require.NoError(t, nd.Start(context.Background()))
 	ctx := ctxTimeout(t, 30*time.Second)
-	require.NoError(t, nd.Bootstrap(ctx, []Server{{ID: cfg.ID, Addr: nd.Addr()}}))
+	require.NoError(t, nd.Bootstrap(ctx, []Server{{Name: cfg.Name, Addr: nd.Addr()}}))
 	waitFor(t, 20*time.Second, func() bool { return nd.Status().State == StateLeader }, "solo leader")
 	_, err = nd.Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
@@ -152,7 +154,7 @@ func TestLogStoreSwitchRefused(t *testing.T) {
 		require.Equal(t, "custom-bolt\n", recorded(t, cfg.DataDir))
 
 		def := cfg
-		def.LogStore = LogStore{}
+		def.LogStore = LogStoreConfig{}
 		err := reopen(t, def)
 		requireMismatch(t, err, `"custom-bolt"`, `"bolt"`)
 		require.NoFileExists(t, filepath.Join(cfg.DataDir, boltFile))
@@ -209,15 +211,15 @@ func TestLogStoreRecordCorrupt(t *testing.T) {
 // (no crash), records nothing and leaves the port free.
 func TestLogStoreOpenFailures(t *testing.T) {
 	errBroken := errors.New("disk on fire")
-	cases := map[string]func(string) (LogStorage, error){
-		"error":         func(string) (LogStorage, error) { return nil, errBroken },
-		"nil, nil":      func(string) (LogStorage, error) { return nil, nil },
-		"wrapped error": func(string) (LogStorage, error) { return nil, fmt.Errorf("wrapped: %w", errBroken) },
+	cases := map[string]func(string) (LogStore, error){
+		"error":         func(string) (LogStore, error) { return nil, errBroken },
+		"nil, nil":      func(string) (LogStore, error) { return nil, nil },
+		"wrapped error": func(string) (LogStore, error) { return nil, fmt.Errorf("wrapped: %w", errBroken) },
 	}
 	for name, open := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t, "s", newKV())
-			cfg.LogStore = LogStore{Name: "broken", Open: open}
+			cfg.LogStore = LogStoreConfig{Name: "broken", Open: open}
 			nd, err := New(cfg)
 			require.NoError(t, err)
 			err = nd.Start(context.Background())
@@ -233,7 +235,7 @@ func TestLogStoreOpenFailures(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrNotExist)
 
 			// Nothing was recorded: the directory still takes the default.
-			cfg.LogStore = LogStore{}
+			cfg.LogStore = LogStoreConfig{}
 			nd, err = New(cfg)
 			require.NoError(t, err)
 			require.NoError(t, nd.Start(context.Background()))
@@ -258,19 +260,19 @@ func TestLogStoreClosedWhenStartFails(t *testing.T) {
 }
 
 func TestLogStoreConfigErrors(t *testing.T) {
-	open := func(string) (LogStorage, error) { return nil, nil }
+	open := func(string) (LogStore, error) { return nil, nil }
 	cases := []struct {
 		field string
-		store LogStore
+		store LogStoreConfig
 		inMem bool
 	}{
-		{"LogStore.Open", LogStore{Name: "wal"}, false},
-		{"LogStore.Name", LogStore{Open: open}, false},
-		{"LogStore.Name", LogStore{Name: "Raft-WAL", Open: open}, false},
-		{"LogStore.Name", LogStore{Name: "raft wal", Open: open}, false},
-		{"LogStore.Name", LogStore{Name: "a-very-long-name-for-a-log-store-x", Open: open}, false},
-		{"LogStore.Name", LogStore{Name: "bolt", Open: open}, false},
-		{"LogStore", LogStore{Name: "wal", Open: open}, true},
+		{"LogStore.Open", LogStoreConfig{Name: "wal"}, false},
+		{"LogStore.Name", LogStoreConfig{Open: open}, false},
+		{"LogStore.Name", LogStoreConfig{Name: "Raft-WAL", Open: open}, false},
+		{"LogStore.Name", LogStoreConfig{Name: "raft wal", Open: open}, false},
+		{"LogStore.Name", LogStoreConfig{Name: "a-very-long-name-for-a-log-store-x", Open: open}, false},
+		{"LogStore.Name", LogStoreConfig{Name: "bolt", Open: open}, false},
+		{"LogStore", LogStoreConfig{Name: "wal", Open: open}, true},
 	}
 	for _, tc := range cases {
 		cfg := testConfig(t, "n", newKV())
@@ -279,11 +281,11 @@ func TestLogStoreConfigErrors(t *testing.T) {
 			cfg.DataDir, cfg.InMemory = "", true
 		}
 		_, err := New(cfg)
-		require.ErrorIs(t, err, ErrBadConfig, "%+v", tc.store)
-		require.Contains(t, err.Error(), ": "+tc.field+":", "error names the field")
+		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", tc.store)
+		require.Equal(t, []string{tc.field}, errs.Fields(err), err.Error())
 	}
 	cfg := testConfig(t, "n", newKV())
-	cfg.LogStore = LogStore{Name: "raft-wal-2", Open: open}
+	cfg.LogStore = LogStoreConfig{Name: "raft-wal-2", Open: open}
 	_, err := New(cfg)
 	require.NoError(t, err)
 	require.Contains(t, cfg.String(), "logstore=raft-wal-2")

@@ -35,7 +35,7 @@ func (s Suffrage) String() string {
 
 // Server is one member of the Raft configuration.
 type Server struct {
-	ID       string
+	Name     string
 	Addr     string
 	Suffrage Suffrage
 }
@@ -56,7 +56,7 @@ func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
 		if s.Suffrage != raft.Voter {
 			suffrage = NonVoter
 		}
-		servers = append(servers, Server{ID: string(s.ID), Addr: string(s.Address), Suffrage: suffrage})
+		servers = append(servers, Server{Name: string(s.ID), Addr: string(s.Address), Suffrage: suffrage})
 	}
 	return servers, nil
 }
@@ -123,7 +123,7 @@ func (n *Node) findServer(ctx context.Context, id string) (Server, error) {
 		return Server{}, err
 	}
 	for _, s := range servers {
-		if s.ID == id {
+		if s.Name == id {
 			return s, nil
 		}
 	}
@@ -247,7 +247,7 @@ func (n *Node) leave(ctx context.Context) error {
 	}
 	member, others := false, 0
 	for _, s := range servers {
-		if s.ID == n.cfg.ID {
+		if s.Name == n.cfg.Name {
 			member = true
 		} else if s.Suffrage == Voter {
 			others++
@@ -266,7 +266,7 @@ func (n *Node) leave(ctx context.Context) error {
 	// Removal is idempotent: retry it even when an attempt's outcome is
 	// unknown, until it is confirmed or ctx ends.
 	for {
-		err := n.changeMembership(ctx, changeRequest{op: opRemove, id: n.cfg.ID})
+		err := n.changeMembership(ctx, changeRequest{op: opRemove, id: n.cfg.Name})
 		if err == nil || !errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
 			return err
 		}

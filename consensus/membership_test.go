@@ -13,7 +13,7 @@ func (c *testCluster) serverOf(i int, id string) (Server, bool) {
 	servers, err := c.nodes[i].Configuration(context.Background())
 	require.NoError(c.t, err)
 	for _, s := range servers {
-		if s.ID == id {
+		if s.Name == id {
 			return s, true
 		}
 	}
@@ -37,7 +37,7 @@ func TestMembershipChangesFromFollower(t *testing.T) {
 	// The change is committed; the follower learns of it on the next append.
 	waitFor(t, 10*time.Second, func() bool {
 		s, _ := c.serverOf(f, "n3")
-		return s == Server{ID: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}
+		return s == Server{Name: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}
 	}, "n3 as a non-voter at the first address")
 	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", joiner.Addr()))
 	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Addr == joiner.Addr() }, "address update")
@@ -61,15 +61,15 @@ func TestMembershipChangesFromFollower(t *testing.T) {
 
 	// To a chosen server.
 	target := c.follower()
-	require.NoError(t, c.nodes[c.follower()].LeadershipTransferTo(ctx, c.nodes[target].ID()))
-	waitFor(t, 20*time.Second, func() bool { return c.leader() == target }, "leadership moves to %s", c.nodes[target].ID())
+	require.NoError(t, c.nodes[c.follower()].LeadershipTransferTo(ctx, c.nodes[target].Name()))
+	waitFor(t, 20*time.Second, func() bool { return c.leader() == target }, "leadership moves to %s", c.nodes[target].Name())
 }
 
 func TestLeaveFollowerThenLeader(t *testing.T) {
 	c := newCluster(t, 3)
 	ctx := ctxTimeout(t, 60*time.Second)
 	f := c.follower()
-	fid := c.nodes[f].ID()
+	fid := c.nodes[f].Name()
 	require.NoError(t, c.nodes[f].Leave(ctx))
 	_, err := c.nodes[f].Apply(ctx, nil)
 	require.ErrorIs(t, err, ErrClosed)
@@ -79,7 +79,7 @@ func TestLeaveFollowerThenLeader(t *testing.T) {
 	require.False(t, ok, "the follower left the configuration")
 	c.apply(ctx, l, "set:x=1")
 
-	lid := c.nodes[l].ID()
+	lid := c.nodes[l].Name()
 	require.NoError(t, c.nodes[l].Leave(ctx))
 	c.nodes[l] = nil
 	last := c.waitReadyLeader()

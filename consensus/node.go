@@ -32,6 +32,7 @@ type Node struct {
 	baseCtx    context.Context // parent of leader sessions; cancelled by Close
 	cancelBase context.CancelFunc
 	closing    chan struct{} // closed when Close begins
+	ready      *readiness    // caught up once since Start
 	raftDown   chan struct{} // closed once raft has shut down
 
 	lifeMu  sync.Mutex // guards started, closed and additions to wg/inflight
@@ -61,10 +62,11 @@ type Node struct {
 
 // New validates cfg and returns a node that has started nothing.
 func New(cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg.Logger = logadapt.OrDiscard(cfg.Logger).With("node", cfg.ID)
+	cfg.Logger = logadapt.OrDiscard(cfg.Logger).With("node", cfg.Name)
 	cfg.Network = netx.OrReal(cfg.Network)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -75,6 +77,7 @@ func New(cfg Config) (*Node, error) {
 		cancelBase: cancel,
 		closing:    make(chan struct{}),
 		raftDown:   make(chan struct{}),
+		ready:      newReadiness(),
 	}
 	n.querier, _ = cfg.StateMachine.(Querier)
 	n.lead = newLeadership(n)
@@ -82,8 +85,8 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// ID returns the server's ID.
-func (n *Node) ID() string { return n.cfg.ID }
+// Name returns the server's Name.
+func (n *Node) Name() string { return n.cfg.Name }
 
 // Addr returns the address other servers reach this one at (the advertised
 // address, with the bound port), or "" before Start.
@@ -165,13 +168,13 @@ func (n *Node) startNetwork(undo *[]func()) error {
 	})
 	*undo = append(*undo, func() { _ = n.trans.Close() })
 	n.server = rpc.NewServer(rpcLn, n.handle, rpc.ServerConfig{
-		MaxFrame: n.cfg.MaxMessageSize + frameOverhead,
+		MaxFrame: n.cfg.Tuning.MaxMessageSize + frameOverhead,
 		Logger:   n.logger,
 	})
 	*undo = append(*undo, func() { _ = n.server.Close() })
-	n.remote = newRemote(network, clientTLS, n.cfg.MaxMessageSize, n.logger)
+	n.remote = newRemote(network, clientTLS, n.cfg.Tuning.MaxMessageSize, n.logger)
 	*undo = append(*undo, func() { _ = n.remote.close() })
-	n.fwd = newForwarder(n.remote, n.cfg.MaxMessageSize)
+	n.fwd = newForwarder(n.remote, n.cfg.Tuning.MaxMessageSize)
 	*undo = append(*undo, n.fwd.close)
 	return nil
 }
@@ -207,9 +210,9 @@ func (n *Node) startRaft(undo *[]func()) error {
 }
 
 // startServices starts the goroutines: multiplexer, RPC server, observer and
-// read-index loop. Called with lifeMu held.
+// read-index loop and the readiness wait. Called with lifeMu held.
 func (n *Node) startServices() {
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go func() {
 		defer n.wg.Done()
 		if err := n.mux.Serve(); err != nil {
@@ -229,6 +232,10 @@ func (n *Node) startServices() {
 	go func() {
 		defer n.wg.Done()
 		n.reads.run(n.closing)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.awaitReady()
 	}()
 }
 
@@ -257,7 +264,7 @@ func advertise(configured string, bound net.Addr) (string, error) {
 	if configured == "" {
 		host, _, _ := net.SplitHostPort(bound.String())
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-			return "", configError("AdvertiseAddr", "required when BindAddr is a wildcard address (bound %v)", bound)
+			return "", fmt.Errorf("consensus: bound %v, a wildcard address, and no AdvertiseAddr is set", bound)
 		}
 		return bound.String(), nil
 	}
@@ -276,7 +283,7 @@ func (n *Node) Bootstrap(ctx context.Context, servers []Server) error {
 	if err := n.usable(); err != nil {
 		return err
 	}
-	conf, err := bootstrapConfiguration(n.cfg.ID, servers)
+	conf, err := bootstrapConfiguration(n.cfg.Name, servers)
 	if err != nil {
 		return err
 	}
@@ -301,20 +308,20 @@ func bootstrapConfiguration(self string, servers []Server) (raft.Configuration, 
 	hasSelf := false
 	for _, s := range servers {
 		switch {
-		case s.ID == "" || s.Addr == "":
+		case s.Name == "" || s.Addr == "":
 			return conf, fmt.Errorf("consensus: bootstrap: server %+v needs an ID and an address", s)
-		case seen[s.ID]:
-			return conf, fmt.Errorf("consensus: bootstrap: server ID %q listed twice", s.ID)
+		case seen[s.Name]:
+			return conf, fmt.Errorf("consensus: bootstrap: server ID %q listed twice", s.Name)
 		case s.Suffrage > NonVoter:
-			return conf, fmt.Errorf("consensus: bootstrap: server %q has unknown suffrage %v", s.ID, s.Suffrage)
+			return conf, fmt.Errorf("consensus: bootstrap: server %q has unknown suffrage %v", s.Name, s.Suffrage)
 		}
-		seen[s.ID] = true
-		hasSelf = hasSelf || s.ID == self
+		seen[s.Name] = true
+		hasSelf = hasSelf || s.Name == self
 		suffrage := raft.Voter
 		if s.Suffrage == NonVoter {
 			suffrage = raft.Nonvoter
 		}
-		conf.Servers = append(conf.Servers, raft.Server{Suffrage: suffrage, ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Addr)})
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: suffrage, ID: raft.ServerID(s.Name), Address: raft.ServerAddress(s.Addr)})
 	}
 	if !hasSelf {
 		return conf, fmt.Errorf("consensus: bootstrap: the list does not include this server (%q)", self)

@@ -42,7 +42,7 @@ func TestApplyOnLeaderAndFollower(t *testing.T) {
 }
 
 func TestApplyTooLarge(t *testing.T) {
-	c := newCluster(t, 1, func(_ int, cfg *Config) { cfg.MaxMessageSize = 1 << 10 })
+	c := newCluster(t, 1, func(_ int, cfg *Config) { cfg.Tuning.MaxMessageSize = 1 << 10 })
 	_, err := c.nodes[0].Apply(context.Background(), make([]byte, 2<<10))
 	require.ErrorIs(t, err, ErrTooLarge)
 }

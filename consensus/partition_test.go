@@ -43,7 +43,7 @@ func (l *leaderLog) has(match func(leaderEvent) bool) bool {
 func newFaultCluster(t *testing.T, n int) (*testCluster, *faultnet.Network) {
 	fn := faultnet.New(1, nil)
 	t.Cleanup(func() { _ = fn.Close() }) // runs after the nodes are closed
-	c := newCluster(t, n, func(i int, cfg *Config) { cfg.Network = fn.Host(cfg.ID) })
+	c := newCluster(t, n, func(i int, cfg *Config) { cfg.Network = fn.Host(cfg.Name) })
 	return c, fn
 }
 
@@ -100,7 +100,7 @@ func TestPartitionedLeader(t *testing.T) {
 		}
 	}()
 
-	require.NoError(t, fn.Isolate(c.cfgs[old].ID))
+	require.NoError(t, fn.Isolate(c.cfgs[old].Name))
 	waitFor(t, 10*time.Second, func() bool {
 		return log.has(func(e leaderEvent) bool { return e.node == old && !e.start })
 	}, "the isolated leader's OnLeader context is cancelled")

@@ -73,8 +73,8 @@ func (n *Node) Query(ctx context.Context, level ReadLevel, q []byte) ([]byte, er
 	if err := n.usable(); err != nil {
 		return nil, err
 	}
-	if len(q) > n.cfg.MaxMessageSize {
-		return nil, fmt.Errorf("%w: query of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(q), n.cfg.MaxMessageSize)
+	if len(q) > n.cfg.Tuning.MaxMessageSize {
+		return nil, fmt.Errorf("%w: query of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(q), n.cfg.Tuning.MaxMessageSize)
 	}
 	return n.query(ctx, level, q, true)
 }
@@ -143,14 +143,14 @@ func (n *Node) readyFor(ctx context.Context, level ReadLevel, wrapped bool) erro
 
 // checkStaleness enforces Config.MaxStaleness for a Stale read.
 func (n *Node) checkStaleness() error {
-	if n.cfg.MaxStaleness == 0 || n.raft.State() == raft.Leader {
+	if n.cfg.Tuning.MaxStaleness == 0 || n.raft.State() == raft.Leader {
 		return nil
 	}
 	last := n.raft.LastContact()
 	if last.IsZero() {
 		return fmt.Errorf("%w: never heard from a leader", ErrStale)
 	}
-	if age := time.Since(last); age > n.cfg.MaxStaleness {
+	if age := time.Since(last); age > n.cfg.Tuning.MaxStaleness {
 		return fmt.Errorf("%w: last leader contact %v ago", ErrStale, age.Round(time.Millisecond))
 	}
 	return nil

@@ -34,7 +34,7 @@ func TestLinearizableReadOnFollowerSeesLatestAckedWrite(t *testing.T) {
 }
 
 func TestReadLevels(t *testing.T) {
-	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.MaxStaleness = 10 * time.Second })
+	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.Tuning.MaxStaleness = 10 * time.Second })
 	ctx := ctxTimeout(t, 30*time.Second)
 	l, f := c.waitReadyLeader(), c.follower()
 	c.apply(ctx, f, "set:x=1")
@@ -44,7 +44,7 @@ func TestReadLevels(t *testing.T) {
 	var nle *NotLeaderError
 	require.ErrorAs(t, err, &nle)
 	require.ErrorIs(t, err, ErrNotLeader)
-	require.Equal(t, c.nodes[l].ID(), nle.LeaderID)
+	require.Equal(t, c.nodes[l].Name(), nle.LeaderName)
 	require.Equal(t, c.nodes[l].Addr(), nle.LeaderAddr)
 	res, err := c.nodes[f].Query(ctx, Leader, []byte("get:x"))
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestReadLevels(t *testing.T) {
 }
 
 func TestStaleReadBoundedByMaxStaleness(t *testing.T) {
-	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.MaxStaleness = 300 * time.Millisecond })
+	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.Tuning.MaxStaleness = 300 * time.Millisecond })
 	f := c.follower()
 	ok := func(StateMachine) error { return nil }
 	waitFor(t, 10*time.Second, func() bool { return c.nodes[f].Read(context.Background(), Stale, ok) == nil }, "fresh stale read")

@@ -13,9 +13,9 @@ import (
 // part only in the log.
 func TestRestartFromDataDir(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) {
-		cfg.SnapshotThreshold = 8
-		cfg.TrailingLogs = 4
-		cfg.SnapshotInterval = 20 * time.Millisecond
+		cfg.Tuning.SnapshotThreshold = 8
+		cfg.Tuning.TrailingLogs = 4
+		cfg.Tuning.SnapshotInterval = 20 * time.Millisecond
 	})
 	ctx := ctxTimeout(t, 60*time.Second)
 	const n = 40
@@ -37,7 +37,7 @@ func TestRestartFromDataDir(t *testing.T) {
 		has, err := c.nodes[i].HasState()
 		require.NoError(t, err)
 		require.True(t, has)
-		require.ErrorIs(t, c.nodes[i].Bootstrap(ctx, []Server{{ID: c.cfgs[i].ID, Addr: c.nodes[i].Addr()}}), ErrAlreadyBootstrapped)
+		require.ErrorIs(t, c.nodes[i].Bootstrap(ctx, []Server{{Name: c.cfgs[i].Name, Addr: c.nodes[i].Addr()}}), ErrAlreadyBootstrapped)
 	}
 	c.waitReadyLeader()
 	for i, nd := range c.nodes {

@@ -40,7 +40,7 @@ func (n *Node) badRequest(method uint8, err error) error {
 }
 
 func (n *Node) handleApply(ctx context.Context, req []byte) ([]byte, error) {
-	m, err := decodeApplyRequest(req, n.cfg.MaxMessageSize)
+	m, err := decodeApplyRequest(req, n.cfg.Tuning.MaxMessageSize)
 	if err != nil {
 		return nil, n.badRequest(methodApply, err)
 	}
@@ -50,7 +50,7 @@ func (n *Node) handleApply(ctx context.Context, req []byte) ([]byte, error) {
 	} else {
 		data, err = n.apply(ctx, m.cmd)
 	}
-	if err == nil && len(data) > n.cfg.MaxMessageSize {
+	if err == nil && len(data) > n.cfg.Tuning.MaxMessageSize {
 		return nil, rpc.Errorf(codeOutcomeUnknown,
 			"the command was applied but its result of %d bytes exceeds MaxMessageSize", len(data))
 	}
@@ -60,7 +60,7 @@ func (n *Node) handleApply(ctx context.Context, req []byte) ([]byte, error) {
 // handleApplyBatch applies the commands of a batch forwarded by a follower;
 // a batch is never forwarded again.
 func (n *Node) handleApplyBatch(ctx context.Context, req []byte) ([]byte, error) {
-	m, err := decodeApplyBatchRequest(req, n.cfg.MaxMessageSize)
+	m, err := decodeApplyBatchRequest(req, n.cfg.Tuning.MaxMessageSize)
 	if err != nil {
 		return nil, n.badRequest(methodApplyBatch, err)
 	}
@@ -78,7 +78,7 @@ func (n *Node) handleApplyBatch(ctx context.Context, req []byte) ([]byte, error)
 // outcome that no longer fits the reply's budget becomes itemDropped (the
 // caller learns that the outcome is unknown).
 func (n *Node) batchReply(outs []batchOutcome) batchReply {
-	room := batchBudget(n.cfg.MaxMessageSize) - batchCountSize - len(outs) // one byte per item is reserved
+	room := batchBudget(n.cfg.Tuning.MaxMessageSize) - batchCountSize - len(outs) // one byte per item is reserved
 	items := make([]batchItem, len(outs))
 	for i, o := range outs {
 		it := n.batchItem(o)
@@ -102,7 +102,7 @@ func (n *Node) batchItem(o batchOutcome) batchItem {
 		var re *rpc.RemoteError
 		errors.As(toRemote(o.err), &re)
 		return batchItem{kind: itemErr, code: re.Code, payload: []byte(re.Message)}
-	case len(o.data) > n.cfg.MaxMessageSize:
+	case len(o.data) > n.cfg.Tuning.MaxMessageSize:
 		return batchItem{kind: itemErr, code: codeOutcomeUnknown,
 			payload: fmt.Appendf(nil, "the command was applied but its result of %d bytes exceeds MaxMessageSize", len(o.data))}
 	}
@@ -124,12 +124,12 @@ func (n *Node) handleReadIndex(ctx context.Context, req []byte) ([]byte, error) 
 }
 
 func (n *Node) handleQuery(ctx context.Context, req []byte) ([]byte, error) {
-	m, err := decodeQueryRequest(req, n.cfg.MaxMessageSize)
+	m, err := decodeQueryRequest(req, n.cfg.Tuning.MaxMessageSize)
 	if err != nil {
 		return nil, n.badRequest(methodQuery, err)
 	}
 	data, err := n.query(ctx, m.level, m.query, !m.forwarded)
-	if err == nil && len(data) > n.cfg.MaxMessageSize {
+	if err == nil && len(data) > n.cfg.Tuning.MaxMessageSize {
 		return nil, rpc.Errorf(codeTooLarge, "result of %d bytes exceeds MaxMessageSize", len(data))
 	}
 	return n.reply(data, err)

@@ -14,9 +14,9 @@ import (
 // InstallSnapshot: several megabytes of state, streamed into Restore.
 func TestJoinCatchesUpFromBigSnapshot(t *testing.T) {
 	small := func(_ int, cfg *Config) {
-		cfg.SnapshotThreshold = 8
-		cfg.TrailingLogs = 2
-		cfg.SnapshotInterval = 20 * time.Millisecond
+		cfg.Tuning.SnapshotThreshold = 8
+		cfg.Tuning.TrailingLogs = 2
+		cfg.Tuning.SnapshotInterval = 20 * time.Millisecond
 	}
 	c := newCluster(t, 3, small)
 	ctx := ctxTimeout(t, 60*time.Second)
@@ -63,8 +63,8 @@ func (failingSnapshots) Snapshot() (Snapshot, error) { return nil, fmt.Errorf("d
 func TestSnapshotFailureIsCounted(t *testing.T) {
 	c := newCluster(t, 1, func(_ int, cfg *Config) {
 		cfg.StateMachine = failingSnapshots{newKV()}
-		cfg.SnapshotThreshold = 2
-		cfg.SnapshotInterval = 10 * time.Millisecond
+		cfg.Tuning.SnapshotThreshold = 2
+		cfg.Tuning.SnapshotInterval = 10 * time.Millisecond
 	})
 	for i := range 5 {
 		_, err := c.nodes[0].Apply(context.Background(), fmt.Appendf(nil, "set:k%d=v", i))

@@ -53,8 +53,8 @@ func stateOf(s raft.RaftState) State {
 // Status describes one server, as returned by [Node.Status] and
 // [Node.RemoteStatus].
 type Status struct {
-	// ID and Addr identify the server.
-	ID   string
+	// Name and Addr identify the server.
+	Name string
 	Addr string
 	// State is the server's Raft role and Term its current term.
 	State State
@@ -86,11 +86,11 @@ type Status struct {
 func (n *Node) Status() Status {
 	r := n.raftOrNil()
 	if r == nil || n.usable() != nil {
-		return Status{ID: n.cfg.ID, Addr: n.Addr(), State: StateShutdown, LastContact: -1}
+		return Status{Name: n.cfg.Name, Addr: n.Addr(), State: StateShutdown, LastContact: -1}
 	}
 	stats := r.Stats()
 	s := Status{
-		ID:                n.cfg.ID,
+		Name:              n.cfg.Name,
 		Addr:              n.addr,
 		State:             stateOf(r.State()),
 		Term:              r.CurrentTerm(),

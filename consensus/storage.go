@@ -65,7 +65,7 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 			return fail(err)
 		}
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, logger)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.Tuning.SnapshotRetain, logger)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 	}
@@ -77,7 +77,7 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 }
 
 // openBolt opens the default store: raft-boltdb in dir/raft.db.
-func openBolt(dir string) (LogStorage, error) {
+func openBolt(dir string) (LogStore, error) {
 	path := filepath.Join(dir, boltFile)
 	bolt, err := raftboltdb.New(raftboltdb.Options{
 		Path:        path,

@@ -11,31 +11,39 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/netx"
 )
 
 // DefaultPort is the gossip port used for a seed given without a port.
 const DefaultPort = 7946
 
+// DefaultBindAddr is the gossip address of a Config that sets none.
+const DefaultBindAddr = "0.0.0.0:7946"
+
 // maxNameLen bounds node names.
 const maxNameLen = 128
 
-// Config configures a [Membership]. Start from [DefaultConfig]; [New] takes
-// the Config by value and copies its maps and slices, so changing the
-// caller's Config afterwards has no effect.
+// Config configures a [Membership]. The zero value of every field means its
+// default, so the zero Config is a LAN node named after the host on
+// [DefaultBindAddr]. [New] takes the Config by value and copies its maps and
+// slices, so changing the caller's Config afterwards has no effect.
 type Config struct {
 	// Name identifies the node; it must be unique in the cluster (it is also
 	// the node's Raft server ID when used through the cluster package).
-	// DefaultConfig sets the host name. At most 128 bytes of UTF-8.
+	// Empty means the host name. At most 128 bytes of UTF-8.
 	Name string
 
 	// BindAddr is the "ip:port" to listen on for both UDP and TCP gossip.
 	// The IP may be empty or unspecified (all interfaces); port 0 picks a
-	// free port, reported by Local after Start. Default "0.0.0.0:7946".
+	// free port, reported by Local after Start. Empty means
+	// [DefaultBindAddr]. A wildcard IP needs AdvertiseAddr unless the host
+	// has a private IPv4 address to advertise.
 	BindAddr string
 	// AdvertiseAddr is the "ip" or "ip:port" other nodes use to reach this
 	// one. Empty: the bound IP, or when bound to all interfaces the first
@@ -61,7 +69,7 @@ type Config struct {
 	// cluster keeps working. The node's own address may be listed.
 	Seeds []string
 	// WaitForJoin makes Start wait until the node has joined at least one
-	// seed, retrying every Timing.RejoinInterval until Start's context is
+	// seed, retrying every Tuning.RejoinInterval until Start's context is
 	// done. When false, Start returns after one attempt even if no seed
 	// answered (the first node of a cluster), and the node keeps trying the
 	// seeds in the background while it has no other alive member.
@@ -69,10 +77,6 @@ type Config struct {
 
 	// Profile selects timing defaults; zero is LAN.
 	Profile Profile
-	// Timing overrides the profile field by field; zero fields keep the
-	// profile's value. Negative durations and counts are invalid, except
-	// JoinSyncRounds where a negative value disables join sync.
-	Timing Timing
 
 	// Keys enables gossip encryption (AES-GCM) when non-empty. Keys[0] is
 	// the primary key, used to encrypt; every key is tried to decrypt. Each
@@ -91,27 +95,40 @@ type Config struct {
 	// component=membership and node=<Name>. Nil discards them.
 	Logger *slog.Logger
 
-	// Memberlist is an escape hatch. When set, a copy of it replaces the
-	// profile's memberlist settings, and only the non-zero memberlist fields
-	// of Timing are applied on top. Conclave always overwrites these fields:
-	// Name, Transport, BindAddr, BindPort, AdvertiseAddr, AdvertisePort,
-	// Label, SkipInboundLabelCheck, SecretKey, Keyring, Delegate,
+	// Tuning holds the advanced knobs: timing overrides and the raw
+	// memberlist configuration. The zero value keeps the profile's values.
+	Tuning Tuning
+}
+
+// Tuning holds the advanced knobs of a [Config]: every field of [Timing]
+// (promoted, so cfg.Tuning.ProbeInterval sets one), where zero keeps the
+// profile's value, and the raw memberlist configuration.
+type Tuning struct {
+	// Timing overrides the profile field by field; zero fields keep the
+	// profile's value. Negative durations and counts are invalid, except
+	// JoinSyncRounds where a negative value disables join sync.
+	Timing
+
+	// Memberlist, when set, is copied and replaces the profile's memberlist
+	// settings; the non-zero memberlist fields of Timing are applied on top.
+	// Conclave always overwrites these fields of it: Name, Transport,
+	// BindAddr, BindPort, AdvertiseAddr, AdvertisePort, Label,
+	// SkipInboundLabelCheck, SecretKey, Keyring, Delegate,
 	// DelegateProtocolVersion, DelegateProtocolMin, DelegateProtocolMax,
 	// Events, Conflict, Merge, Alive, Ping, Logger, LogOutput and
 	// DeadNodeReclaimTime.
 	Memberlist *memberlist.Config
 }
 
-// DefaultConfig returns a Config for the LAN profile, named after the host,
-// listening on 0.0.0.0:7946.
-func DefaultConfig() Config {
-	host, _ := os.Hostname()
-	return Config{
-		Name:     host,
-		BindAddr: "0.0.0.0:" + strconv.Itoa(DefaultPort),
-		Role:     RoleClient,
-		Profile:  LAN,
+// withDefaults fills the fields whose zero value means a default.
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
 	}
+	if c.BindAddr == "" {
+		c.BindAddr = DefaultBindAddr
+	}
+	return c
 }
 
 // clone copies every map and slice of c.
@@ -124,22 +141,22 @@ func (c Config) clone() Config {
 		keys[i] = slices.Clone(k)
 	}
 	c.Keys = keys
-	if c.Memberlist != nil {
-		mc := *c.Memberlist
-		c.Memberlist = &mc
+	if c.Tuning.Memberlist != nil {
+		mc := *c.Tuning.Memberlist
+		c.Tuning.Memberlist = &mc
 	}
 	return c
 }
 
-// fieldError returns an error wrapping ErrInvalidConfig that names field.
-// The format may use %w.
-func fieldError(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: "+format, append([]any{ErrInvalidConfig, field}, args...)...)
+// fieldError returns a [ConfigError] for field given value; allowed is a
+// format for args.
+func fieldError(field string, value any, allowed string, args ...any) error {
+	return errs.Invalid(field, value, allowed, args...)
 }
 
 // validate checks every field and returns all problems joined.
 func (c Config) validate() error {
-	errs := []error{
+	problems := []error{
 		validateName(c.Name),
 		validateBind(c.BindAddr),
 		validateAdvertise(c.AdvertiseAddr),
@@ -149,15 +166,15 @@ func (c Config) validate() error {
 		validateTags("SystemTags", c.SystemTags, true),
 		validateSeeds(c.Seeds),
 		validateProfile(c.Profile),
-		validateTiming(c.Timing),
+		validateTiming(c.Tuning.Timing),
 		validateKeys(c.Keys),
 		validateLabel(c.Label),
-		validateMemberlist(c.Memberlist),
+		validateMemberlist(c.Tuning.Memberlist),
 	}
 	if _, err := c.meta(c.Tags, c.SystemTags).encode(); err != nil {
-		errs = append(errs, fieldError("Tags", "role, RPCAddr, Tags and SystemTags must encode to at most %d bytes: %w", MetaMaxSize, err))
+		problems = append(problems, errs.Wrap("Tags", fmt.Sprintf("%d tags", len(c.Tags)), fmt.Errorf("role, RPCAddr, Tags and SystemTags must encode to at most %d bytes: %w", MetaMaxSize, err)))
 	}
-	return errors.Join(errs...)
+	return errors.Join(problems...)
 }
 
 // meta returns the metadata c advertises with the given tags.
@@ -171,11 +188,11 @@ func (c Config) meta(tags, system map[string]string) nodeMeta {
 func validateName(name string) error {
 	switch {
 	case name == "":
-		return fieldError("Name", "must not be empty")
+		return fieldError("Name", name, "every node needs a name, and the host name is unknown")
 	case len(name) > maxNameLen:
-		return fieldError("Name", "must be at most %d bytes, got %d", maxNameLen, len(name))
+		return fieldError("Name", fmt.Sprintf("%d bytes long", len(name)), "at most %d bytes", maxNameLen)
 	case !utf8.ValidString(name):
-		return fieldError("Name", "must be valid UTF-8")
+		return fieldError("Name", name, "must be valid UTF-8")
 	}
 	return nil
 }
@@ -183,15 +200,15 @@ func validateName(name string) error {
 func validateBind(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fieldError("BindAddr", "must be \"ip:port\" (port 0 picks a free port), got %q: %v", addr, err)
+		return fieldError("BindAddr", addr, `want "ip:port" (port 0 picks a free port)`)
 	}
 	if host != "" {
 		if _, err := netip.ParseAddr(host); err != nil {
-			return fieldError("BindAddr", "host must be an IP address or empty, got %q", host)
+			return fieldError("BindAddr", addr, "the host must be an IP address or empty")
 		}
 	}
 	if _, err := parsePort(port, true); err != nil {
-		return fieldError("BindAddr", "%v", err)
+		return fieldError("BindAddr", addr, "%v", err)
 	}
 	return nil
 }
@@ -201,7 +218,7 @@ func validateAdvertise(addr string) error {
 		return nil
 	}
 	if _, _, err := splitAdvertise(addr); err != nil {
-		return fieldError("AdvertiseAddr", "%v", err)
+		return fieldError("AdvertiseAddr", addr, "%v", err)
 	}
 	return nil
 }
@@ -214,7 +231,10 @@ func splitAdvertise(addr string) (netip.Addr, int, error) {
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.Addr{}, 0, fmt.Errorf("must be \"ip\" or \"ip:port\", got %q", addr)
+		return netip.Addr{}, 0, errors.New(`want "ip" or "ip:port"`)
+	}
+	if ip.IsUnspecified() {
+		return netip.Addr{}, 0, errors.New("a wildcard address cannot be advertised: give the IP other nodes reach")
 	}
 	port, err := parsePort(portStr, true)
 	if err != nil {
@@ -230,14 +250,14 @@ func parsePort(s string, zeroOK bool) (int, error) {
 		if zeroOK {
 			lo = 0
 		}
-		return 0, fmt.Errorf("port must be a number from %d to 65535, got %q", lo, s)
+		return 0, fmt.Errorf("the port must be a number from %d to 65535, got %q", lo, s)
 	}
 	return p, nil
 }
 
 func validateRole(r Role) error {
 	if !r.valid() {
-		return fieldError("Role", "must be RoleClient or RoleServer, got %v", r)
+		return fieldError("Role", r, "allowed RoleClient or RoleServer")
 	}
 	return nil
 }
@@ -248,10 +268,10 @@ func validateRPCAddr(addr string) error {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
-		return fieldError("RPCAddr", "must be empty or \"host:port\", got %q", addr)
+		return fieldError("RPCAddr", addr, `want empty or "host:port"`)
 	}
 	if _, err := parsePort(port, false); err != nil {
-		return fieldError("RPCAddr", "%v", err)
+		return fieldError("RPCAddr", addr, "%v", err)
 	}
 	return nil
 }
@@ -259,7 +279,7 @@ func validateRPCAddr(addr string) error {
 func validateTags(field string, tags map[string]string, system bool) error {
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if err := checkTagKey(k, tags[k], system); err != nil {
-			return fieldError(field, "%w", err)
+			return errs.Wrap(field+"["+strconv.Quote(k)+"]", tags[k], err)
 		}
 	}
 	return nil
@@ -283,25 +303,33 @@ func checkTagKey(k, v string, system bool) error {
 }
 
 func validateSeeds(seeds []string) error {
+	var problems []error
 	for i, s := range seeds {
 		if _, _, err := splitSeed(s); err != nil {
-			return fieldError(fmt.Sprintf("Seeds[%d]", i), "%v", err)
+			problems = append(problems, fieldError(fmt.Sprintf("Seeds[%d]", i), s, "%v", err))
 		}
 	}
-	return nil
+	return errors.Join(problems...)
 }
 
-// splitSeed parses "host:port", "host", "ip:port" or "ip".
+// splitSeed parses "host:port", "host", "ip:port" or "ip" (a bare IPv6
+// address too); anything after the port is refused.
 func splitSeed(s string) (string, int, error) {
 	if s == "" {
-		return "", 0, errors.New("must not be empty")
+		return "", 0, errors.New(`want "host:port" or "host"`)
 	}
 	host, portStr, err := net.SplitHostPort(s)
 	if err != nil {
-		host, portStr = strings.Trim(s, "[]"), strconv.Itoa(DefaultPort)
+		bare := strings.Trim(s, "[]")
+		if strings.Contains(bare, ":") {
+			if _, perr := netip.ParseAddr(bare); perr != nil {
+				return "", 0, fmt.Errorf(`want "host:port" or "host": %v`, err)
+			}
+		}
+		host, portStr = bare, strconv.Itoa(DefaultPort)
 	}
 	if host == "" || strings.ContainsAny(host, " /") {
-		return "", 0, fmt.Errorf("must be \"host:port\" or \"host\", got %q", s)
+		return "", 0, errors.New(`want "host:port" or "host"`)
 	}
 	port, err := parsePort(portStr, false)
 	if err != nil {
@@ -312,24 +340,33 @@ func splitSeed(s string) (string, int, error) {
 
 func validateProfile(p Profile) error {
 	if !p.valid() {
-		return fieldError("Profile", "must be LAN, Local or WAN, got %v", p)
+		return fieldError("Profile", p, "allowed LAN, Local or WAN")
 	}
 	return nil
 }
 
 func validateTiming(t Timing) error {
+	var problems []error
 	for _, f := range timingFields(t) {
 		if f.v < 0 && f.name != "JoinSyncRounds" {
-			return fieldError("Timing."+f.name, "must not be negative (zero means the profile's value)")
+			problems = append(problems, fieldError("Tuning."+f.name, f.show(), "must not be negative (zero means the profile's value)"))
 		}
 	}
-	return nil
+	return errors.Join(problems...)
 }
 
 // namedValue is one Timing field, for validation.
 type namedValue struct {
 	name string
 	v    int64
+}
+
+// show formats the value: durations as durations, counts as numbers.
+func (n namedValue) show() string {
+	if strings.HasSuffix(n.name, "Mult") || strings.HasSuffix(n.name, "Checks") || strings.HasSuffix(n.name, "Nodes") || strings.HasSuffix(n.name, "Rounds") {
+		return strconv.FormatInt(n.v, 10)
+	}
+	return time.Duration(n.v).String()
 }
 
 func timingFields(t Timing) []namedValue {
@@ -350,11 +387,11 @@ func timingFields(t Timing) []namedValue {
 func validateKeys(keys [][]byte) error {
 	for i, k := range keys {
 		if err := memberlist.ValidateKey(k); err != nil {
-			return fieldError(fmt.Sprintf("Keys[%d]", i), "must be 16, 24 or 32 bytes (AES-128/192/256), got %d", len(k))
+			return fieldError(fmt.Sprintf("Keys[%d]", i), fmt.Sprintf("%d bytes long", len(k)), "allowed 16, 24 or 32 bytes (AES-128/192/256)")
 		}
 		for j := range i {
 			if string(keys[j]) == string(k) {
-				return fieldError(fmt.Sprintf("Keys[%d]", i), "duplicates Keys[%d]", j)
+				return fieldError(fmt.Sprintf("Keys[%d]", i), "a duplicate", "remove the copy of Keys[%d]", j)
 			}
 		}
 	}
@@ -363,7 +400,7 @@ func validateKeys(keys [][]byte) error {
 
 func validateLabel(label string) error {
 	if len(label) > memberlist.LabelMaxSize {
-		return fieldError("Label", "must be at most %d bytes, got %d", memberlist.LabelMaxSize, len(label))
+		return fieldError("Label", fmt.Sprintf("%d bytes long", len(label)), "at most %d bytes", memberlist.LabelMaxSize)
 	}
 	return nil
 }
@@ -374,14 +411,14 @@ func validateMemberlist(mc *memberlist.Config) error {
 	}
 	switch {
 	case mc.ProtocolVersion < memberlist.ProtocolVersionMin || mc.ProtocolVersion > memberlist.ProtocolVersionMax:
-		return fieldError("Memberlist.ProtocolVersion", "must be from %d to %d, got %d",
-			memberlist.ProtocolVersionMin, memberlist.ProtocolVersionMax, mc.ProtocolVersion)
+		return fieldError("Tuning.Memberlist.ProtocolVersion", mc.ProtocolVersion, "allowed %d to %d",
+			memberlist.ProtocolVersionMin, memberlist.ProtocolVersionMax)
 	case mc.UDPBufferSize <= 0:
-		return fieldError("Memberlist.UDPBufferSize", "must be positive")
+		return fieldError("Tuning.Memberlist.UDPBufferSize", mc.UDPBufferSize, "must be positive")
 	case mc.HandoffQueueDepth <= 0:
-		return fieldError("Memberlist.HandoffQueueDepth", "must be positive")
+		return fieldError("Tuning.Memberlist.HandoffQueueDepth", mc.HandoffQueueDepth, "must be positive")
 	case mc.QueueCheckInterval <= 0:
-		return fieldError("Memberlist.QueueCheckInterval", "must be positive")
+		return fieldError("Tuning.Memberlist.QueueCheckInterval", mc.QueueCheckInterval, "must be positive")
 	}
 	return nil
 }
@@ -396,7 +433,7 @@ func validateEffective(t Timing) error {
 	}
 	for _, f := range timingFields(t) {
 		if mustBePositive[f.name] && f.v <= 0 {
-			return fieldError("Timing."+f.name, "must be positive after the profile and Memberlist are applied")
+			return fieldError("Tuning."+f.name, f.show(), "must be positive after the profile and Tuning.Memberlist are applied")
 		}
 	}
 	return nil

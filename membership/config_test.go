@@ -2,6 +2,7 @@ package membership
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,20 +10,23 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/errs"
 )
 
 func validConfig() Config {
-	cfg := DefaultConfig()
-	cfg.Name = "n1"
-	return cfg
+	return Config{Name: "n1"}
 }
 
-func TestDefaultConfigIsValid(t *testing.T) {
-	cfg := validConfig()
+func TestZeroConfigMeansDefaults(t *testing.T) {
+	cfg := Config{}.withDefaults()
 	require.NoError(t, cfg.validate())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	require.Equal(t, host, cfg.Name)
 	require.Equal(t, LAN, cfg.Profile)
 	require.Equal(t, RoleClient, cfg.Role)
-	require.Equal(t, "0.0.0.0:7946", cfg.BindAddr)
+	require.Equal(t, DefaultBindAddr, cfg.BindAddr)
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -31,7 +35,6 @@ func TestConfigValidation(t *testing.T) {
 		mutate func(*Config)
 		field  string
 	}{
-		{"empty name", func(c *Config) { c.Name = "" }, "Name"},
 		{"long name", func(c *Config) { c.Name = strings.Repeat("x", 129) }, "Name"},
 		{"bad utf8 name", func(c *Config) { c.Name = "\xff" }, "Name"},
 		{"bind without port", func(c *Config) { c.BindAddr = "127.0.0.1" }, "BindAddr"},
@@ -41,28 +44,30 @@ func TestConfigValidation(t *testing.T) {
 		{"role", func(c *Config) { c.Role = Role(9) }, "Role"},
 		{"rpc without port", func(c *Config) { c.RPCAddr = "10.0.0.1" }, "RPCAddr"},
 		{"rpc port zero", func(c *Config) { c.RPCAddr = "10.0.0.1:0" }, "RPCAddr"},
-		{"empty tag key", func(c *Config) { c.Tags = map[string]string{"": "v"} }, "Tags"},
-		{"reserved user tag", func(c *Config) { c.Tags = map[string]string{"conclave:x": "v"} }, "Tags"},
-		{"unreserved system tag", func(c *Config) { c.SystemTags = map[string]string{"x": "v"} }, "SystemTags"},
-		{"bare prefix system tag", func(c *Config) { c.SystemTags = map[string]string{"conclave:": "v"} }, "SystemTags"},
+		{"empty tag key", func(c *Config) { c.Tags = map[string]string{"": "v"} }, `Tags[""]`},
+		{"reserved user tag", func(c *Config) { c.Tags = map[string]string{"conclave:x": "v"} }, `Tags["conclave:x"]`},
+		{"unreserved system tag", func(c *Config) { c.SystemTags = map[string]string{"x": "v"} }, `SystemTags["x"]`},
+		{"bare prefix system tag", func(c *Config) { c.SystemTags = map[string]string{"conclave:": "v"} }, `SystemTags["conclave:"]`},
 		{"meta too large", func(c *Config) { c.Tags = map[string]string{"big": strings.Repeat("v", 600)} }, "Tags"},
 		{"empty seed", func(c *Config) { c.Seeds = []string{""} }, "Seeds[0]"},
 		{"seed bad port", func(c *Config) { c.Seeds = []string{"a", "b:x"} }, "Seeds[1]"},
+		{"seed after port", func(c *Config) { c.Seeds = []string{"host:7946:x"} }, "Seeds[0]"},
+		{"advertise wildcard", func(c *Config) { c.AdvertiseAddr = "0.0.0.0:7946" }, "AdvertiseAddr"},
 		{"profile", func(c *Config) { c.Profile = Profile(7) }, "Profile"},
-		{"negative timing", func(c *Config) { c.Timing.ProbeInterval = -time.Second }, "Timing.ProbeInterval"},
+		{"negative timing", func(c *Config) { c.Tuning.ProbeInterval = -time.Second }, "Tuning.ProbeInterval"},
 		{"key size", func(c *Config) { c.Keys = [][]byte{make([]byte, 10)} }, "Keys[0]"},
 		{"duplicate key", func(c *Config) { c.Keys = [][]byte{make([]byte, 16), make([]byte, 16)} }, "Keys[1]"},
 		{"label", func(c *Config) { c.Label = strings.Repeat("l", 300) }, "Label"},
 		{"memberlist protocol", func(c *Config) {
 			mc := memberlist.DefaultLANConfig()
 			mc.ProtocolVersion = 99
-			c.Memberlist = mc
-		}, "Memberlist.ProtocolVersion"},
+			c.Tuning.Memberlist = mc
+		}, "Tuning.Memberlist.ProtocolVersion"},
 		{"memberlist zero probe", func(c *Config) {
 			mc := memberlist.DefaultLANConfig()
 			mc.ProbeInterval = 0
-			c.Memberlist = mc
-		}, "Timing.ProbeInterval"},
+			c.Tuning.Memberlist = mc
+		}, "Tuning.ProbeInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,20 +76,20 @@ func TestConfigValidation(t *testing.T) {
 			_, err := New(cfg)
 			require.Error(t, err)
 			require.ErrorIs(t, err, ErrInvalidConfig)
-			require.Contains(t, err.Error(), tt.field+":")
+			require.Contains(t, errs.Fields(err), tt.field, err.Error())
 		})
 	}
 }
 
 func TestConfigReportsEveryBadField(t *testing.T) {
 	cfg := validConfig()
-	cfg.Name = ""
+	cfg.Name = "\xff"
 	cfg.BindAddr = "nope"
 	cfg.Role = Role(3)
+	cfg.Seeds = []string{"a:1:x", "ok", "b:0"}
 	_, err := New(cfg)
-	for _, field := range []string{"Name:", "BindAddr:", "Role:"} {
-		require.Contains(t, err.Error(), field)
-	}
+	require.ElementsMatch(t, []string{"Name", "BindAddr", "Role", "Seeds[0]", "Seeds[2]"}, errs.Fields(err))
+	require.ErrorContains(t, err, `Seeds[0] is "a:1:x": want "host:port"`)
 }
 
 func TestConfigErrorsWrapCauses(t *testing.T) {
@@ -110,8 +115,8 @@ func TestValidConfigVariants(t *testing.T) {
 		"any bind":     func(c *Config) { c.BindAddr = ":0" },
 		"system tags":  func(c *Config) { c.SystemTags = map[string]string{"conclave:expect": "3"} },
 		"keys":         func(c *Config) { c.Keys = [][]byte{make([]byte, 16), make([]byte, 24), make([]byte, 32)} },
-		"no sync":      func(c *Config) { c.Timing.JoinSyncRounds = -1 },
-		"escape hatch": func(c *Config) { c.Memberlist = memberlist.DefaultWANConfig() },
+		"no sync":      func(c *Config) { c.Tuning.JoinSyncRounds = -1 },
+		"escape hatch": func(c *Config) { c.Tuning.Memberlist = memberlist.DefaultWANConfig() },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := validConfig()
@@ -160,8 +165,8 @@ func TestProfiles(t *testing.T) {
 func TestTimingOverrides(t *testing.T) {
 	cfg := validConfig()
 	cfg.Profile = Local
-	cfg.Timing.ProbeInterval = 333 * time.Millisecond
-	cfg.Timing.ReconnectTimeout = time.Minute
+	cfg.Tuning.ProbeInterval = 333 * time.Millisecond
+	cfg.Tuning.ReconnectTimeout = time.Minute
 	m, err := New(cfg)
 	require.NoError(t, err)
 	defer m.Close()
@@ -179,8 +184,8 @@ func TestEscapeHatch(t *testing.T) {
 	mc.Name = "ignored"
 	cfg := validConfig()
 	cfg.Profile = Local
-	cfg.Memberlist = mc
-	cfg.Timing.GossipNodes = 6
+	cfg.Tuning.Memberlist = mc
+	cfg.Tuning.GossipNodes = 6
 	m, err := New(cfg)
 	require.NoError(t, err)
 	defer m.Close()

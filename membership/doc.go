@@ -7,11 +7,11 @@
 //
 // # Usage
 //
-//	cfg := membership.DefaultConfig()         // LAN profile, 0.0.0.0:7946
-//	cfg.Name = "web-1"                        // unique in the cluster
-//	cfg.Seeds = []string{"10.0.0.2", "gossip.internal:7946"}
-//	cfg.Tags = map[string]string{"zone": "a"}
-//	m, err := membership.New(cfg)             // validates; opens nothing
+//	m, err := membership.New(membership.Config{ // zero fields: LAN, 0.0.0.0:7946
+//		Name:  "web-1",                       // unique in the cluster
+//		Seeds: []string{"10.0.0.2", "gossip.internal:7946"},
+//		Tags:  map[string]string{"zone": "a"},
+//	})                                        // validates; opens nothing
 //	if err != nil { ... }
 //	sub := m.Subscribe(0)                     // before Start: see everything
 //	if err := m.Start(ctx); err != nil { ... } // binds, joins the seeds
@@ -28,7 +28,8 @@
 //
 // # Lifecycle
 //
-// [New] validates the [Config] (every bad field is reported by name) and
+// [New] validates the [Config] (every bad field is reported at once, each as
+// a [ConfigError] naming the field, the value and what is allowed) and
 // starts nothing. [Membership.Start] binds the UDP and TCP gossip port
 // (":0" picks one; [Membership.Local] reports it) and joins the seeds.
 // [Membership.Close] stops without announcing anything and returns once every
@@ -64,7 +65,7 @@
 // Seeds are "host:port" or "host" (port [DefaultPort]); host names are
 // resolved again at every attempt. Without [Config.WaitForJoin], Start returns
 // even if no seed answers (the first node of a cluster), and the node keeps
-// trying the seeds every Timing.RejoinInterval while it has no other alive
+// trying the seeds every Tuning.RejoinInterval while it has no other alive
 // member. With it, Start waits for a first successful join, bounded by its
 // context.
 //
@@ -75,8 +76,8 @@
 //
 // memberlist forgets a failed member after GossipToTheDeadTime and never
 // contacts it again, so two halves of a long partition would stay apart.
-// This package keeps failed members listed until Timing.ReconnectTimeout and
-// tries one of them every Timing.ReconnectInterval (jittered), and tries the
+// This package keeps failed members listed until Tuning.ReconnectTimeout and
+// tries one of them every Tuning.ReconnectInterval (jittered), and tries the
 // seeds while any member is failed; the first exchange that gets through
 // merges the halves.
 //
@@ -114,9 +115,10 @@
 // # Timing
 //
 // [LAN] (the default), [Local] (one machine: tests and demos) and [WAN]
-// select timing defaults; [Config.Timing] overrides them field by field and
-// [Membership.Timing] reports the values in effect. [Config.Memberlist] is an
-// escape hatch for memberlist settings not covered here.
+// select timing defaults; [Config.Tuning] overrides them field by field and
+// [Membership.Timing] reports the values in effect. [Tuning.Memberlist] is an
+// escape hatch for memberlist settings not covered here, with the one list
+// of the fields Conclave overwrites.
 //
 // # Logging
 //

@@ -3,20 +3,27 @@ package membership
 import (
 	"errors"
 	"fmt"
+
+	"github.com/conclave-go/conclave/internal/errs"
 )
+
+// ConfigError names one bad field of a [Config], what was given and what is
+// allowed. It matches [ErrInvalidConfig].
+type ConfigError = errs.ConfigError
 
 // Sentinel errors. Compare with errors.Is; the returned errors usually wrap
 // one of these with detail.
 var (
-	// ErrInvalidConfig is wrapped by every error New returns for a bad Config
-	// field; the message names the field and what it allows.
-	ErrInvalidConfig = errors.New("membership: invalid config")
+	// ErrInvalidConfig is matched by every error New returns for a bad
+	// Config: one [ConfigError] per bad field, joined. The same value as
+	// consensus.ErrInvalidConfig and cluster.ErrInvalidConfig.
+	ErrInvalidConfig = errs.ErrInvalidConfig
 	// ErrNotStarted is returned by calls that need a started node.
-	ErrNotStarted = errors.New("membership: not started")
+	ErrNotStarted = errs.ErrNotStarted
 	// ErrAlreadyStarted is returned by a second call to Start.
-	ErrAlreadyStarted = errors.New("membership: already started")
+	ErrAlreadyStarted = errs.ErrAlreadyStarted
 	// ErrClosed is returned once Close or Leave has stopped the node.
-	ErrClosed = errors.New("membership: closed")
+	ErrClosed = errs.ErrClosed
 	// ErrJoinFailed is wrapped when no address of a join could be reached or
 	// every reached peer refused the node.
 	ErrJoinFailed = errors.New("membership: join failed")

@@ -15,10 +15,11 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	cfg := membership.DefaultConfig()
-	cfg.Name = "alpha"
-	cfg.BindAddr = "127.0.0.1:0" // any free port
-	cfg.Profile = membership.Local
+	cfg := membership.Config{
+		Name:     "alpha",
+		BindAddr: "127.0.0.1:0", // any free port
+		Profile:  membership.Local,
+	}
 	alpha, err := membership.New(cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -18,8 +18,8 @@ import (
 func formationTrial(t *testing.T, n, syncRounds int, limit time.Duration) (time.Duration, bool) {
 	t.Helper()
 	nodes := startCluster(t, n, func(_ int, cfg *Config) {
-		cfg.Timing.PushPullInterval = time.Hour
-		cfg.Timing.JoinSyncRounds = syncRounds
+		cfg.Tuning.PushPullInterval = time.Hour
+		cfg.Tuning.JoinSyncRounds = syncRounds
 	})
 	defer func() {
 		for _, node := range nodes {

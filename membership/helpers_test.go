@@ -52,12 +52,7 @@ func testLogger() *slog.Logger {
 
 // testConfig is a Local-profile node on a free loopback port.
 func testConfig(name string) Config {
-	cfg := DefaultConfig()
-	cfg.Name = name
-	cfg.BindAddr = "127.0.0.1:0"
-	cfg.Profile = Local
-	cfg.Logger = testLogger()
-	return cfg
+	return Config{Name: name, BindAddr: "127.0.0.1:0", Profile: Local, Logger: testLogger()}
 }
 
 // startNode creates and starts a node; Close is registered as cleanup.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/logadapt"
 	"github.com/conclave-go/conclave/internal/netx"
 )
@@ -64,7 +65,7 @@ type Membership struct {
 // New validates cfg and prepares a node. It opens no socket and starts no
 // goroutine.
 func New(cfg Config) (*Membership, error) {
-	cfg = cfg.clone()
+	cfg = cfg.clone().withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func New(cfg Config) (*Membership, error) {
 	}
 	meta, err := newLocalMeta(cfg)
 	if err != nil {
-		return nil, fieldError("Tags", "%v", err)
+		return nil, errs.Wrap("Tags", fmt.Sprintf("%d tags", len(cfg.Tags)), err)
 	}
 	logger := logadapt.OrDiscard(cfg.Logger).With("component", "membership", "node", cfg.Name)
 	m := &Membership{
@@ -91,7 +92,7 @@ func New(cfg Config) (*Membership, error) {
 	if len(cfg.Keys) > 0 {
 		m.keyring, err = memberlist.NewKeyring(cfg.Keys[1:], cfg.Keys[0])
 		if err != nil {
-			return nil, fieldError("Keys", "%v", err)
+			return nil, errs.Wrap("Keys", fmt.Sprintf("%d keys", len(cfg.Keys)), err)
 		}
 	}
 	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
@@ -102,15 +103,15 @@ func New(cfg Config) (*Membership, error) {
 // and delegates, which Start adds) and the effective timing.
 func buildMemberlistConfig(cfg Config) (*memberlist.Config, Timing) {
 	var mc *memberlist.Config
-	if cfg.Memberlist != nil {
-		c := *cfg.Memberlist
+	if cfg.Tuning.Memberlist != nil {
+		c := *cfg.Tuning.Memberlist
 		mc = &c
-		cfg.Timing.applyTo(mc)
+		cfg.Tuning.Timing.applyTo(mc)
 	} else {
 		mc = profileBase(cfg.Profile)
-		cfg.Profile.Timing().override(cfg.Timing).applyTo(mc)
+		cfg.Profile.Timing().override(cfg.Tuning.Timing).applyTo(mc)
 	}
-	timing := cfg.Profile.Timing().override(cfg.Timing)
+	timing := cfg.Profile.Timing().override(cfg.Tuning.Timing)
 	own := timingFrom(mc)
 	own.RejoinInterval, own.ReconnectInterval = timing.RejoinInterval, timing.ReconnectInterval
 	own.ReconnectTimeout, own.TombstoneTimeout = timing.ReconnectTimeout, timing.TombstoneTimeout
@@ -133,7 +134,7 @@ func profileBase(p Profile) *memberlist.Config {
 }
 
 // Timing returns the timing values in effect: the profile's, overridden by
-// Config.Timing and, for memberlist's fields, by Config.Memberlist.
+// Config.Tuning and, for memberlist's fields, by Config.Tuning.Memberlist.
 func (m *Membership) Timing() Timing { return m.timing }
 
 // Start binds the gossip port, announces the node and joins the seeds.

@@ -45,9 +45,9 @@ func TestTwoNodesJoin(t *testing.T) {
 // sees for them, in order.
 func TestEventsInOrder(t *testing.T) {
 	short := func(_ int, cfg *Config) {
-		cfg.Timing.ReconnectTimeout = 2 * time.Second
-		cfg.Timing.TombstoneTimeout = 2 * time.Second
-		cfg.Timing.ReapInterval = 100 * time.Millisecond
+		cfg.Tuning.ReconnectTimeout = 2 * time.Second
+		cfg.Tuning.TombstoneTimeout = 2 * time.Second
+		cfg.Tuning.ReapInterval = 100 * time.Millisecond
 	}
 	observerCfg := testConfig("observer")
 	short(0, &observerCfg)

@@ -78,7 +78,7 @@ func TestPartitionHeals(t *testing.T) {
 	fn := faultnet.New(1, testLogger())
 	defer fn.Close()
 	nodes := faultCluster(t, fn, 5, func(cfg *Config) {
-		cfg.Timing.GossipToTheDeadTime = 2 * time.Second
+		cfg.Tuning.GossipToTheDeadTime = 2 * time.Second
 	})
 	rec := record(nodes[0].Subscribe(0))
 	took := partitionAndHeal(t, fn, nodes, []int{0, 1}, []int{2, 3, 4}, 30*time.Second)
@@ -107,9 +107,9 @@ func TestPartitionWithoutReconnectStaysSplit(t *testing.T) {
 	fn := faultnet.New(2, testLogger())
 	defer fn.Close()
 	nodes := faultCluster(t, fn, 4, func(cfg *Config) {
-		cfg.Timing.GossipToTheDeadTime = 2 * time.Second
-		cfg.Timing.RejoinInterval = time.Hour
-		cfg.Timing.ReconnectInterval = time.Hour
+		cfg.Tuning.GossipToTheDeadTime = 2 * time.Second
+		cfg.Tuning.RejoinInterval = time.Hour
+		cfg.Tuning.ReconnectInterval = time.Hour
 	})
 	require.NoError(t, fn.Partition(names(nodes, 0, 1), names(nodes, 2, 3)))
 	l, r := nodes[:2], nodes[2:]

@@ -8,7 +8,7 @@ import (
 )
 
 // Profile selects a set of timing defaults for the network the cluster runs
-// on. Every value can be overridden field by field with [Config.Timing].
+// on. Every value can be overridden field by field with [Config].Tuning.
 type Profile uint8
 
 const (
@@ -18,7 +18,7 @@ const (
 	// suspicion timeout of 2 s — plus Conclave's reconnect loop every 10 s.
 	// A dead member is declared failed in about 2.5 s; a member silent for
 	// up to 2 s (a stall, a long pause) refutes in time. Where longer stalls
-	// are normal, raise SuspicionMult in [Config.Timing]; memberlist's own
+	// are normal, raise SuspicionMult in [Config].Tuning; memberlist's own
 	// LAN values (1 s probes, SuspicionMult 4, SuspicionMaxTimeoutMult 6)
 	// detect in about 7 s.
 	LAN Profile = iota
@@ -48,7 +48,7 @@ func (p Profile) String() string {
 
 func (p Profile) valid() bool { return p <= WAN }
 
-// Timing holds every timing knob. In [Config.Timing] a zero field means "the
+// Timing holds every timing knob. In [Config].Tuning a zero field means "the
 // profile's value"; [Profile.Timing] returns a profile's complete values.
 //
 // The first group is passed to memberlist (see memberlist.Config for the

@@ -11,11 +11,13 @@
 //
 // # Usage
 //
-//	cfg := consensus.DefaultConfig()
-//	cfg.DataDir = "/var/lib/app/raft"
-//	cfg.LogStore = raftwal.LogStore(nil) // files in DataDir/wal
+//	cfg := consensus.Config{
+//		DataDir:  "/var/lib/app/raft",
+//		LogStore: raftwal.LogStore(nil), // files in DataDir/wal
+//		...
+//	}
 //
-// or, with package cluster, the same field in ConsensusConfig.Consensus.
+// or, with package cluster, the same field of cluster.ConsensusConfig.
 // The first start records "raft-wal" in the data directory; a directory
 // created with the default store (bolt) refuses it, and the other way round
 // (consensus.ErrLogStoreMismatch): to switch, remove the server from the
@@ -48,8 +50,8 @@ const Dir = "wal"
 // LogStore returns the consensus log store backed by raft-wal in
 // DataDir/wal. logger receives raft-wal's logs; nil discards them (raft-wal
 // would otherwise log to hclog's global default).
-func LogStore(logger hclog.Logger) consensus.LogStore {
-	return consensus.LogStore{Name: Name, Open: func(dir string) (consensus.LogStorage, error) {
+func LogStore(logger hclog.Logger) consensus.LogStoreConfig {
+	return consensus.LogStoreConfig{Name: Name, Open: func(dir string) (consensus.LogStore, error) {
 		return Open(filepath.Join(dir, Dir), logger)
 	}}
 }
@@ -57,7 +59,7 @@ func LogStore(logger hclog.Logger) consensus.LogStore {
 // Open opens (creating it if needed) a raft-wal store in dir itself, for
 // use outside consensus (a hand-wired raft group). logger receives
 // raft-wal's logs; nil discards them.
-func Open(dir string, logger hclog.Logger) (consensus.LogStorage, error) {
+func Open(dir string, logger hclog.Logger) (consensus.LogStore, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}

@@ -15,7 +15,7 @@ import (
 // storeCase is one log store compared through Conclave.
 type storeCase struct {
 	name  string
-	store consensus.LogStore
+	store consensus.LogStoreConfig
 }
 
 // keySpace bounds the keys the load writes, so the state machines' memory

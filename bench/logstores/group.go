@@ -26,15 +26,17 @@ type group struct {
 // startGroup starts servers nodes in dir/n0, dir/n1, ... on store,
 // bootstraps them together and waits until the leader has applied a
 // command.
-func startGroup(ctx context.Context, dir string, servers int, store consensus.LogStore, profile consensus.Profile) (*group, error) {
+func startGroup(ctx context.Context, dir string, servers int, store consensus.LogStoreConfig, profile consensus.Profile) (*group, error) {
 	g := &group{}
 	for i := range servers {
-		cfg := consensus.DefaultConfig()
-		cfg.ID = fmt.Sprintf("n%d", i)
-		cfg.BindAddr = "127.0.0.1:0"
-		cfg.DataDir = filepath.Join(dir, cfg.ID)
-		cfg.LogStore = store
-		cfg.Profile = profile
+		name := fmt.Sprintf("n%d", i)
+		cfg := consensus.Config{
+			Name:     name,
+			BindAddr: "127.0.0.1:0",
+			DataDir:  filepath.Join(dir, name),
+			LogStore: store,
+			Profile:  profile,
+		}
 		g.cfgs = append(g.cfgs, cfg)
 	}
 	if err := g.start(ctx); err != nil {
@@ -63,7 +65,7 @@ func (g *group) start(ctx context.Context) error {
 	}
 	var servers []consensus.Server
 	for _, n := range g.nodes {
-		servers = append(servers, consensus.Server{ID: n.ID(), Addr: n.Addr()})
+		servers = append(servers, consensus.Server{Name: n.Name(), Addr: n.Addr()})
 	}
 	for _, n := range g.nodes {
 		err := n.Bootstrap(ctx, servers)
@@ -89,7 +91,7 @@ func (g *group) restart(ctx context.Context) error {
 // leader returns the index of the server that leads, or -1.
 func (g *group) leader() int {
 	for i, n := range g.nodes {
-		if l := n.Leader(); l.ID != "" && l.ID == n.ID() {
+		if l := n.Leader(); l.Name != "" && l.Name == n.Name() {
 			return i
 		}
 	}

@@ -84,10 +84,10 @@ func TestSwitchingStoreRefused(t *testing.T) {
 	defer cancel()
 	for _, tc := range []struct {
 		name        string
-		first, then consensus.LogStore
+		first, then consensus.LogStoreConfig
 	}{
-		{"bolt to raft-wal", consensus.LogStore{}, raftwal.LogStore(nil)},
-		{"raft-wal to bolt", raftwal.LogStore(nil), consensus.LogStore{}},
+		{"bolt to raft-wal", consensus.LogStoreConfig{}, raftwal.LogStore(nil)},
+		{"raft-wal to bolt", raftwal.LogStore(nil), consensus.LogStoreConfig{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := startGroup(ctx, t.TempDir(), 1, tc.first, consensus.ProfileLocal)

@@ -273,16 +273,16 @@ func (c *Cluster) nodeConfig(s *slot, nn *nodeNet, sm consensus.StateMachine, re
 	}
 	c.mu.Unlock()
 	cfg := cluster.Config{
-		NodeName:   s.name,
-		GossipAddr: gossip,
-		Seeds:      seeds,
-		Profile:    c.set.profile,
-		Logger:     c.set.logger,
-		Network:    nn,
+		Name:     s.name,
+		BindAddr: gossip,
+		Seeds:    seeds,
+		Profile:  c.set.profile,
+		Logger:   c.set.logger,
+		Network:  nn,
 	}
 	if s.server {
 		cfg.Consensus = &cluster.ConsensusConfig{
-			Addr:            raft,
+			BindAddr:        raft,
 			DataDir:         s.dir,
 			InMemory:        c.set.inMemory,
 			StateMachine:    sm,

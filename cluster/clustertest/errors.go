@@ -1,10 +1,15 @@
 package clustertest
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/conclave-go/conclave/cluster"
+)
 
 var (
-	// ErrClosed is returned by calls on a closed [Cluster].
-	ErrClosed = errors.New("clustertest: closed")
+	// ErrClosed is returned by calls on a closed [Cluster]. It is
+	// cluster.ErrClosed, the value every Conclave package uses.
+	ErrClosed = cluster.ErrClosed
 	// ErrBadIndex is returned for a node index outside [0, Len()).
 	ErrBadIndex = errors.New("clustertest: node index out of range")
 	// ErrNotRunning is returned by Kill, Stop, Pause and friends on a node

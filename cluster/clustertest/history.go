@@ -56,12 +56,10 @@ func Classify(err error) Outcome {
 	case errors.As(err, &smErr),
 		errors.Is(err, consensus.ErrNoLeader),
 		errors.Is(err, consensus.ErrUnavailable),
-		errors.Is(err, consensus.ErrClosed),
-		errors.Is(err, consensus.ErrNotStarted),
-		errors.Is(err, consensus.ErrTooLarge),
-		errors.Is(err, cluster.ErrNoServers),
 		errors.Is(err, cluster.ErrClosed),
-		errors.Is(err, cluster.ErrNotStarted):
+		errors.Is(err, cluster.ErrNotStarted),
+		errors.Is(err, consensus.ErrTooLarge),
+		errors.Is(err, cluster.ErrNoServers):
 		return OutcomeFailed
 	}
 	return OutcomeUnknown

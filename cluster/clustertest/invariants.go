@@ -71,12 +71,12 @@ func (m *leaderMonitor) sample(c *Cluster, stop <-chan struct{}) {
 // after leaving the leader state).
 func (m *leaderMonitor) sampleNode(cons *consensus.Node, name string) {
 	before := cons.Leader()
-	if before.ID != name {
+	if before.Name != name {
 		return
 	}
 	st := cons.Status()
 	after := cons.Leader()
-	if st.State == consensus.StateLeader && after.ID == name && before.Term == after.Term {
+	if st.State == consensus.StateLeader && after.Name == name && before.Term == after.Term {
 		m.observe(before.Term, name, "sampling")
 	}
 }

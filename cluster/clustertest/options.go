@@ -83,7 +83,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithConfig lets fn adjust node i's configuration before each start of
 // that node (restarts included), after the harness filled it in. The
-// harness relies on NodeName, the addresses, Network and Consensus.DataDir:
+// harness relies on Name, the addresses, Network and Consensus.DataDir:
 // change them only if you mean to.
 func WithConfig(fn func(i int, cfg *cluster.Config)) Option {
 	return func(s *settings) { s.configure = append(s.configure, fn) }

@@ -67,11 +67,11 @@ func (c *Cluster) leaderOnce(idx []int) (int, string) {
 		}
 		members[s.name] = true
 		li := node.Leader()
-		views = append(views, fmt.Sprintf("%s sees %q term %d", s.name, li.ID, li.Term))
-		if li.ID == "" || (agreed != "" && li.ID != agreed) {
+		views = append(views, fmt.Sprintf("%s sees %q term %d", s.name, li.Name, li.Term))
+		if li.Name == "" || (agreed != "" && li.Name != agreed) {
 			ok = false
 		}
-		agreed = li.ID
+		agreed = li.Name
 	}
 	seen := strings.Join(views, "; ")
 	if !ok || agreed == "" || !members[agreed] {

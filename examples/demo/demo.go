@@ -335,7 +335,7 @@ func (d *demo) inConfig(ctx context.Context, lead int, name string) bool {
 		return true
 	}
 	for _, s := range servers {
-		if s.ID == name {
+		if s.Name == name {
 			return true
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/cluster"
-	"github.com/conclave-go/conclave/consensus"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -96,8 +95,8 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		CommitIndex:  st.CommitIndex,
 		AppliedIndex: st.AppliedIndex,
 	}
-	if l := st.Leader; l.ID != "" {
-		out.Leader = &leaderJSON{ID: l.ID, Addr: l.Addr, Term: l.Term}
+	if l := st.Leader; l.Name != "" {
+		out.Leader = &leaderJSON{ID: l.Name, Addr: l.Addr, Term: l.Term}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), min(a.timeout, healthTimeout))
 	defer cancel()
@@ -125,14 +124,12 @@ func healthView(h cluster.Health) *healthJSON {
 	return out
 }
 
-// ready serves GET /readyz: 200 once a linearizable query through this node
-// succeeds (a leader is reachable and this node's state machine has caught
-// up with it), 503 otherwise.
-func (a *api) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), min(a.timeout, healthTimeout))
-	defer cancel()
-	if _, err := a.node.Query(ctx, consensus.Linearizable, []byte{queryPing}); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+// ready serves GET /readyz: 200 while the node is ready (it knows a leader
+// and its state machine caught up after start: cluster.Node.Ready), 503
+// otherwise.
+func (a *api) ready(w http.ResponseWriter, _ *http.Request) {
+	if !a.node.Ready() {
+		writeError(w, http.StatusServiceUnavailable, "not ready: no leader known, or the state machine has not caught up since start")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/conclave-go/conclave/cluster"
-	"github.com/conclave-go/conclave/consensus"
 )
 
 // errorBody is the JSON body of every error response.
@@ -43,15 +42,15 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, isWrite bo
 // classify maps an error from Apply or Query to a status and message.
 func classify(err error, isWrite bool) (int, string) {
 	switch {
-	case errors.Is(err, consensus.ErrOutcomeUnknown):
+	case errors.Is(err, cluster.ErrOutcomeUnknown):
 		return http.StatusGatewayTimeout, "outcome unknown: the write may or may not have been applied; read the key before retrying: " + err.Error()
-	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, cluster.ErrNoServers):
+	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNoServers):
 		return http.StatusServiceUnavailable, "no leader reachable within the request timeout: " + err.Error()
-	case errors.Is(err, consensus.ErrStale):
+	case errors.Is(err, cluster.ErrStale):
 		return http.StatusServiceUnavailable, err.Error()
-	case errors.Is(err, consensus.ErrClosed), errors.Is(err, cluster.ErrClosed), errors.Is(err, cluster.ErrNotStarted):
+	case errors.Is(err, cluster.ErrClosed), errors.Is(err, cluster.ErrNotStarted):
 		return http.StatusServiceUnavailable, "node is not running: " + err.Error()
-	case errors.Is(err, consensus.ErrTooLarge):
+	case errors.Is(err, cluster.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		if isWrite {

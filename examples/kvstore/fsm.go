@@ -18,8 +18,7 @@ const (
 
 // Query opcodes: the first byte of every query.
 const (
-	queryGet  byte = 'G' // key → found byte + value
-	queryPing byte = '.' // → empty; proves the read path works
+	queryGet byte = 'G' // key → found byte + value
 )
 
 // Results of a command.
@@ -141,14 +140,12 @@ func (s *store) set(key string, value []byte) {
 	s.mu.Unlock()
 }
 
-// Query answers a get (one byte 1 or 0 for found, then the value) or a ping.
+// Query answers a get: one byte 1 or 0 for found, then the value.
 func (s *store) Query(q []byte) ([]byte, error) {
 	if len(q) == 0 {
 		return nil, errMalformed
 	}
 	switch q[0] {
-	case queryPing:
-		return nil, nil
 	case queryGet:
 		s.mu.RLock()
 		v, ok := s.data[string(q[1:])]

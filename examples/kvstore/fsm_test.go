@@ -53,10 +53,6 @@ func TestStoreCommands(t *testing.T) {
 	require.Equal(t, resultOK, apply(t, s, encodeDelete("k")))
 	_, ok = get(t, s, "k")
 	require.False(t, ok)
-
-	res, err := s.Query([]byte{queryPing})
-	require.NoError(t, err)
-	require.Empty(t, res)
 }
 
 func TestStoreRejectsMalformed(t *testing.T) {

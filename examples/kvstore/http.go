@@ -27,6 +27,7 @@ type backend interface {
 	Local() membership.Member
 	Health(ctx context.Context) (cluster.Health, error)
 	Status() consensus.Status
+	Ready() bool
 }
 
 // clusterBackend adds the local Raft status to a server node.

@@ -60,28 +60,25 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 // startNode builds and starts the cluster node with the kvstore's state
 // machine.
 func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.Node, error) {
-	cc := consensus.DefaultConfig()
-	// A compare-and-swap carries the key, the old and the new value.
-	cc.MaxMessageSize = max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10)
-	if o.snapThreshold > 0 {
-		cc.SnapshotThreshold = o.snapThreshold
-	}
-	if o.snapInterval > 0 {
-		cc.SnapshotInterval = o.snapInterval
+	tuning := consensus.Tuning{
+		// A compare-and-swap carries the key, the old and the new value.
+		MaxMessageSize:    max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10),
+		SnapshotThreshold: o.snapThreshold, // zero: the default
+		SnapshotInterval:  o.snapInterval,
 	}
 	node, err := cluster.New(cluster.Config{
-		NodeName:   o.name,
-		GossipAddr: o.gossipAddr,
-		Seeds:      o.join,
-		Profile:    o.profile,
+		Name:     o.name,
+		BindAddr: o.gossipAddr,
+		Seeds:    o.join,
+		Profile:  o.profile,
 		Consensus: &cluster.ConsensusConfig{
-			Addr:            o.raftAddr,
+			BindAddr:        o.raftAddr,
 			DataDir:         o.dataDir,
-			StateMachine:    newStore(cc.MaxMessageSize),
+			StateMachine:    newStore(tuning.MaxMessageSize),
 			BootstrapExpect: o.bootstrapExpect,
-			Consensus:       &cc,
 		},
 		Logger: logger,
+		Tuning: cluster.Tuning{Consensus: tuning},
 	})
 	if err != nil {
 		return nil, err

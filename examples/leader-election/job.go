@@ -55,12 +55,12 @@ func follow(sub *cluster.Subscription, self string, out *printer) {
 		if ev.Type != cluster.EventLeaderChange {
 			continue
 		}
-		switch ev.Leader.ID {
+		switch ev.Leader.Name {
 		case "":
 			out.printf("no leader")
 		case self:
 		default:
-			out.printf("following leader=%s term=%d", ev.Leader.ID, ev.Leader.Term)
+			out.printf("following leader=%s term=%d", ev.Leader.Name, ev.Leader.Term)
 		}
 	}
 }

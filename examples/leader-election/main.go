@@ -50,12 +50,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	out := &printer{w: stdout}
 	node, err := cluster.New(cluster.Config{
-		NodeName:   o.name,
-		GossipAddr: o.gossipAddr,
-		Seeds:      o.join,
-		Profile:    o.profile,
+		Name:     o.name,
+		BindAddr: o.gossipAddr,
+		Seeds:    o.join,
+		Profile:  o.profile,
 		Consensus: &cluster.ConsensusConfig{
-			Addr:            o.raftAddr,
+			BindAddr:        o.raftAddr,
 			DataDir:         o.dataDir,
 			StateMachine:    noState{},
 			BootstrapExpect: o.bootstrapExpect,

@@ -75,11 +75,12 @@ func run(ctx context.Context, out io.Writer) error {
 func startCluster(ctx context.Context, out io.Writer) ([]*membership.Membership, error) {
 	var started []*membership.Membership
 	for i := range nodes {
-		cfg := membership.DefaultConfig()
-		cfg.Name = fmt.Sprintf("node-%d", i+1)
-		cfg.BindAddr = "127.0.0.1:0"
-		cfg.Profile = membership.Local
-		cfg.Tags = map[string]string{"index": fmt.Sprint(i + 1)}
+		cfg := membership.Config{
+			Name:     fmt.Sprintf("node-%d", i+1),
+			BindAddr: "127.0.0.1:0",
+			Profile:  membership.Local,
+			Tags:     map[string]string{"index": fmt.Sprint(i + 1)},
+		}
 		if i > 0 {
 			cfg.Seeds = []string{started[0].Local().Address()}
 			cfg.WaitForJoin = true

@@ -294,3 +294,7 @@ func (c ConsensusConfig) policy() reconcilePolicy {
 		Stabilization:     c.ServerStabilizationTime,
 	}
 }
+
+func (c ConsensusConfig) healthPolicy() healthPolicy {
+	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs}
+}

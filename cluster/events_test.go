@@ -110,6 +110,7 @@ func TestHealthReportsFailureTolerance(t *testing.T) {
 	for _, s := range h.Servers {
 		if s.ID == victim.Name() {
 			require.False(t, s.Healthy)
+			require.False(t, s.Known)
 			require.NotEmpty(t, s.Error)
 		}
 	}

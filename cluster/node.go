@@ -30,6 +30,11 @@ type Node struct {
 
 	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
 
+	// group is the latest group state, written by the reconciler only;
+	// groupReady is closed when the first one is written.
+	group      atomic.Pointer[groupState]
+	groupReady chan struct{}
+
 	mu      sync.Mutex // guards mem, state, onLead
 	mem     *membership.Membership
 	state   lifecycle
@@ -63,6 +68,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Consensus != nil {
 		sc := cfg.Consensus.withDefaults(cfg.Profile)
 		n.server = &sc
+		n.groupReady = make(chan struct{})
 		cons, err := consensus.New(n.consensusConfig())
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -15,8 +15,8 @@ import (
 )
 
 // reconciler is the server's background loop. Every round it bootstraps a
-// fresh server when enough servers are alive and builds the group state
-// (state.go); on the leader it then keeps the Raft
+// fresh server when enough servers are alive, builds the group state (state.go)
+// and publishes it for Health; on the leader it then keeps the Raft
 // configuration in line with gossip, planning from that same state. One
 // goroutine owns all its fields.
 type reconciler struct {
@@ -72,6 +72,7 @@ func (r *reconciler) round(ctx context.Context) {
 		return
 	}
 	r.state = st
+	r.n.publishState(st)
 	if st.leading() {
 		r.reconcile(ctx, st)
 	}

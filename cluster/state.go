@@ -188,3 +188,57 @@ func (st *groupState) leading() bool {
 	s, ok := st.Server[st.Self]
 	return ok && s.Known && s.Status.State == consensus.StateLeader
 }
+
+// health summarises the state for Health, as seen at now.
+func (st *groupState) health(now time.Time) Health {
+	h := Health{
+		Leader:         st.Leader,
+		Age:            now.Sub(st.Time),
+		CommitIndex:    st.CommitIndex,
+		BootstrapError: st.BootstrapError,
+	}
+	for _, s := range st.Raft {
+		sh := st.serverHealth(s, now)
+		if s.Voter {
+			h.Voters++
+			if sh.Healthy {
+				h.HealthyVoters++
+			}
+		}
+		h.Servers = append(h.Servers, sh)
+	}
+	h.FailureTolerance = max(0, h.HealthyVoters-quorum(h.Voters))
+	return h
+}
+
+func (st *groupState) serverHealth(s raftServer, now time.Time) ServerHealth {
+	ss := st.Server[s.ID]
+	sh := ServerHealth{
+		ID:           s.ID,
+		Addr:         s.Addr,
+		Suffrage:     consensus.NonVoter,
+		Gossip:       st.Gossip[s.ID].Member,
+		Known:        ss.Known,
+		State:        ss.Status.State,
+		LastContact:  ss.Status.LastContact,
+		AppliedIndex: ss.Status.AppliedIndex,
+		CommitIndex:  ss.Status.CommitIndex,
+		ReadAge:      -1,
+		Healthy:      ss.Healthy,
+		HealthySince: ss.HealthySince,
+		Error:        ss.Err,
+	}
+	if s.Voter {
+		sh.Suffrage = consensus.Voter
+	}
+	if !ss.ReadAt.IsZero() {
+		sh.ReadAge = now.Sub(ss.ReadAt)
+		if st.CommitIndex > ss.Status.AppliedIndex {
+			sh.Lag = st.CommitIndex - ss.Status.AppliedIndex
+		}
+	}
+	if ss.ReadAt.IsZero() {
+		sh.LastContact = -1 // never heard of: not "just now"
+	}
+	return sh
+}

@@ -23,8 +23,7 @@ func TestBootstrapExpectFormsOneCluster(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "1", string(got), "node %s", n.Name())
 	}
-	h, err := lead.Health(ctxT(t, 10*time.Second))
-	require.NoError(t, err)
+	h := waitHealth(t, lead.Node, 10*time.Second, func(h Health) bool { return h.Leader.Name != "" }, "a group state with a leader")
 	require.Equal(t, 3, h.Voters)
 	require.Equal(t, lead.Name(), h.Leader.Name)
 }

@@ -187,7 +187,8 @@ type Tuning struct {
 	// ServerStabilizationTime is how long a non-voter must stay healthy
 	// before it is promoted. Default by profile: local 1s, lan 10s, wan 30s.
 	ServerStabilizationTime time.Duration
-	// ReconcileInterval is how often the leader reconciles even without a
+	// ReconcileInterval is how often every server rebuilds its group state
+	// (what Health reports) and the leader reconciles, even without a
 	// membership event. Default by profile: local 500ms, lan 10s, wan 30s.
 	ReconcileInterval time.Duration
 	// LastContactThreshold is the longest a server may go without hearing
@@ -317,4 +318,8 @@ func (c serverSettings) policy() reconcilePolicy {
 		DeadServerTimeout: c.DeadServerTimeout,
 		Stabilization:     c.ServerStabilizationTime,
 	}
+}
+
+func (c serverSettings) healthPolicy() healthPolicy {
+	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs}
 }

@@ -69,6 +69,20 @@
 // errors of calls through Raft ([ErrNoLeader], [ErrOutcomeUnknown], ...) are
 // consensus's own, so errors.Is matches whichever package a caller names.
 //
+// # Health
+//
+// Every server rebuilds one picture of its Raft group each reconcile round
+// (every ReconcileInterval, and on each membership event and leader change):
+// what gossip says of each server, the Raft configuration, each server's
+// status as read in that round (when it was read, or why it could not be),
+// and since when each server has been healthy. [Node.Health] returns the
+// latest picture and asks no server anything, so it is at most about one
+// ReconcileInterval old ([Health].Age says how old). The leader plans its
+// configuration changes from the same picture and the same definition of
+// healthy, so a server Health calls unhealthy is never promoted. A server
+// that did not answer is reported as such ([ServerHealth].Known is false),
+// with the error and the age of its last answer, never as zero values.
+//
 // Events from [Node.Subscribe] merge membership changes and leader changes;
 // the queue is bounded and drops are counted, so a slow consumer never holds
 // up gossip or Raft. Package clustertest runs whole clusters in a test and

@@ -108,8 +108,9 @@ func TestHealthReportsFailureTolerance(t *testing.T) {
 	h, err = lead.Health(ctxT(t, 5*time.Second))
 	require.NoError(t, err)
 	for _, s := range h.Servers {
-		if s.ID == victim.Name() {
+		if s.Name == victim.Name() {
 			require.False(t, s.Healthy)
+			require.False(t, s.Known)
 			require.NotEmpty(t, s.Error)
 		}
 	}

@@ -2,20 +2,25 @@ package cluster
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
 	"github.com/conclave-go/conclave/membership"
 )
 
-// Health describes the Raft group as a server sees it.
+// Health describes the Raft group as a server saw it in its latest reconcile
+// round (see [Node.Health]).
 type Health struct {
 	// Leader is the current leader and its term; zero when none is known.
 	Leader consensus.LeaderInfo
+	// Age is how long before the Health call the round that built this
+	// picture began.
+	Age time.Duration
+	// CommitIndex is the group's commit index as the round read it: the
+	// highest any server reported, which is the leader's when it answered.
+	CommitIndex uint64
 	// Voters is the number of voters in the configuration; HealthyVoters
-	// those among them that are alive, in contact with the leader and caught
-	// up.
+	// those among them that are healthy (see [ServerHealth].Healthy).
 	Voters        int
 	HealthyVoters int
 	// FailureTolerance is how many more voters may fail before the group
@@ -30,29 +35,52 @@ type Health struct {
 
 // ServerHealth describes one server of the Raft configuration.
 type ServerHealth struct {
-	ID       string
+	Name       string
 	Addr     string
 	Suffrage consensus.Suffrage
-	// Gossip is the server's membership status.
+	// Gossip is the server's membership status (StatusNone when gossip does
+	// not know the server).
 	Gossip membership.Status
+	// Known reports whether the server answered the round's status request.
+	// When it did not, Error says why, and the status fields below are
+	// those of its last answer, ReadAge old.
+	Known bool
 	// State, LastContact, AppliedIndex and CommitIndex are as the server
-	// itself reported them; Error says why it could not be asked.
+	// reported them, ReadAge before the Health call. If it never answered,
+	// ReadAge and LastContact are negative and the others are zero.
 	State        consensus.State
 	LastContact  time.Duration
 	AppliedIndex uint64
 	CommitIndex  uint64
-	// Lag is how many committed entries the server has yet to apply,
-	// measured against the highest commit index reported.
+	ReadAge      time.Duration
+	// Lag is how many entries of the group's commit index the server had yet
+	// to apply when it was read.
 	Lag uint64
-	// Healthy: alive in gossip, answered, in recent contact with the leader,
-	// and within MaxTrailingLogs of the commit index.
+	// Healthy: alive in gossip, answered the round's status request, heard
+	// from a leader within LastContactThreshold, and applied to within
+	// MaxTrailingLogs of the group's commit index. The reconciler promotes
+	// a non-voter only once it has been healthy, by this same verdict, for
+	// ServerStabilizationTime.
 	Healthy bool
-	Error   string
+	// HealthySince is when the server's current healthy streak began; zero
+	// while it is unhealthy.
+	HealthySince time.Time
+	// Error says why the server could not be read, when Known is false.
+	Error string
 }
 
-// Health asks every server of the configuration for its status and
-// summarises the group. It needs the Raft configuration, so it works on
-// servers only; a client gets [ErrNotServer].
+// Health returns the group as this server saw it in its latest reconcile
+// round. It asks no server anything: every server rebuilds its picture of the
+// group every ReconcileInterval, and on every membership event and leader
+// change; the leader plans its configuration changes from the same picture,
+// so Health and the reconciler agree on which servers are healthy. The
+// picture is therefore at most one ReconcileInterval old, plus the time a
+// round may wait for slow servers (LastContactThreshold plus one second);
+// Health.Age says how old it is. Before the first round has finished, Health
+// waits for it, within ctx.
+//
+// It needs the Raft configuration, so it works on servers only; a client gets
+// [ErrNotServer].
 func (n *Node) Health(ctx context.Context) (Health, error) {
 	if _, err := n.membership(); err != nil {
 		return Health{}, err
@@ -60,84 +88,34 @@ func (n *Node) Health(ctx context.Context) (Health, error) {
 	if n.cons == nil {
 		return Health{}, ErrNotServer
 	}
-	servers, err := n.cons.Configuration(ctx)
+	st, err := n.latestState(ctx)
 	if err != nil {
 		return Health{}, err
 	}
-	gossip := make(map[string]membership.Status)
-	for _, m := range n.Members() {
-		gossip[m.Name] = m.Status
-	}
-	statuses, errs := n.serverStatuses(ctx, servers)
-	h := Health{Leader: n.cons.Leader(), BootstrapError: n.bootstrapError()}
-	var commit uint64
-	for _, st := range statuses {
-		commit = max(commit, st.CommitIndex)
-	}
-	for _, s := range servers {
-		sh := n.serverHealth(s, gossip[s.Name], statuses, errs, commit)
-		if s.Suffrage == consensus.Voter {
-			h.Voters++
-			if sh.Healthy {
-				h.HealthyVoters++
-			}
-		}
-		h.Servers = append(h.Servers, sh)
-	}
-	h.FailureTolerance = max(0, h.HealthyVoters-quorum(h.Voters))
-	return h, nil
+	return st.health(time.Now()), nil
 }
 
-func (n *Node) serverHealth(s consensus.Server, g membership.Status, statuses map[string]consensus.Status, errs map[string]error, commit uint64) ServerHealth {
-	sh := ServerHealth{ID: s.Name, Addr: s.Addr, Suffrage: s.Suffrage, Gossip: g}
-	st, ok := statuses[s.Name]
-	if !ok {
-		if err := errs[s.Name]; err != nil {
-			sh.Error = err.Error()
-		}
-		return sh
+// publishState makes st the state Health reads. Only the reconciler calls it.
+func (n *Node) publishState(st *groupState) {
+	if n.group.Swap(st) == nil {
+		close(n.groupReady)
 	}
-	sh.State, sh.LastContact = st.State, st.LastContact
-	sh.AppliedIndex, sh.CommitIndex = st.AppliedIndex, st.CommitIndex
-	if commit > st.AppliedIndex {
-		sh.Lag = commit - st.AppliedIndex
-	}
-	sc := n.server
-	sh.Healthy = g == membership.StatusAlive && st.LastContact >= 0 &&
-		st.LastContact <= sc.LastContactThreshold && sh.Lag <= sc.MaxTrailingLogs
-	return sh
 }
 
-// serverStatuses asks every server for its status concurrently; this node
-// answers locally.
-func (n *Node) serverStatuses(ctx context.Context, servers []consensus.Server) (map[string]consensus.Status, map[string]error) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	out := make(map[string]consensus.Status, len(servers))
-	errs := make(map[string]error)
-	for _, s := range servers {
-		if s.Name == n.cfg.Name {
-			st := n.cons.Status()
-			mu.Lock()
-			out[s.Name] = st
-			mu.Unlock()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := n.cons.RemoteStatus(ctx, s.Addr)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs[s.Name] = err
-				return
-			}
-			out[s.Name] = st
-		}()
+// latestState returns the last published group state, waiting for the first
+// one within ctx.
+func (n *Node) latestState(ctx context.Context) (*groupState, error) {
+	if st := n.group.Load(); st != nil {
+		return st, nil
 	}
-	wg.Wait()
-	return out, errs
+	select {
+	case <-n.groupReady:
+		return n.group.Load(), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.ctx.Done():
+		return nil, ErrClosed
+	}
 }
 
 // Leader returns the leader a server knows of. On a client it returns the

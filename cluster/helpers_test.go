@@ -121,8 +121,8 @@ func startNode(t testing.TB, cfg Config) *Node {
 }
 
 // startServers starts n servers, each seeded with the first one's gossip
-// address, all expecting n servers.
-func startServers(t testing.TB, count int) []*testNode {
+// address, all expecting n servers; opts adjust every server's config.
+func startServers(t testing.TB, count int, opts ...func(*Config)) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	var seed string
@@ -133,6 +133,9 @@ func startServers(t testing.TB, count int) []*testNode {
 			seeds = []string{seed}
 		}
 		cfg, fsm := serverConfig(t, fmt.Sprintf("s%d", i), dir, count, seeds...)
+		for _, o := range opts {
+			o(&cfg)
+		}
 		n := startNode(t, cfg)
 		if seed == "" {
 			seed = n.Local().Address()

@@ -35,6 +35,11 @@ type Node struct {
 	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
 	clientReady atomic.Bool            // a client reached a server once
 
+	// group is the latest group state, written by the reconciler only;
+	// groupReady is closed when the first one is written.
+	group      atomic.Pointer[groupState]
+	groupReady chan struct{}
+
 	mu      sync.Mutex // guards mem, state, onLead
 	mem     *membership.Membership
 	state   lifecycle
@@ -68,6 +73,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Consensus != nil {
 		sc := cfg.Consensus.resolve(cfg.Profile, cfg.Tuning)
 		n.server = &sc
+		n.groupReady = make(chan struct{})
 	}
 	// Validate the membership settings now; the real instance is built at
 	// Start, once the Raft address is bound and can be advertised.

@@ -5,12 +5,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/conclave-go/conclave/membership"
 )
 
 // This file holds the pure decision logic that turns what gossip says about
 // the servers into Raft configuration changes. Nothing here does I/O or starts
-// goroutines; the reconciler and the bootstrapper feed it snapshots and carry
-// out what it returns.
+// goroutines; the reconciler and the bootstrapper feed it the group state
+// (state.go) or a gossip view and carry out what it returns.
 
 // gossipState is what membership says about a server.
 type gossipState int
@@ -39,8 +41,9 @@ type gossipServer struct {
 	ID       string
 	RaftAddr string
 	State    gossipState
-	Since    time.Time // when it entered State
-	Expect   int       // its advertised BootstrapExpect (0: never bootstraps)
+	Since    time.Time         // when it entered State
+	Expect   int               // its advertised BootstrapExpect (0: never bootstraps)
+	Member   membership.Status // gossip's own status; StatusNone when gossip does not know it
 }
 
 // raftServer is one entry of the Raft configuration.
@@ -48,12 +51,6 @@ type raftServer struct {
 	ID    string
 	Addr  string
 	Voter bool
-}
-
-// serverHealth is the leader's view of a server's replication health.
-type serverHealth struct {
-	Healthy      bool      // caught up and in recent contact
-	HealthySince time.Time // start of the current healthy streak
 }
 
 // reconcilePolicy holds the knobs of the reconciler.
@@ -91,24 +88,21 @@ func (c change) String() string {
 	return fmt.Sprintf("%s %s (%s)", c.Op, c.ID, c.Reason)
 }
 
-// reconcileInput is a snapshot of everything the plan depends on.
+// reconcileInput is everything the plan depends on: one group state, the
+// same value Health reads, and the reconciler's knobs.
 type reconcileInput struct {
-	Now    time.Time
-	Self   string
-	Gossip map[string]gossipServer
-	Raft   []raftServer
-	Health map[string]serverHealth
-	Fresh  map[string]bool // servers that reported holding no Raft state
+	*groupState
 	Policy reconcilePolicy
 }
 
 // quorum is the number of votes a configuration of n voters needs.
 func quorum(n int) int { return n/2 + 1 }
 
-// planReconcile returns the changes that bring the Raft configuration in line
-// with gossip, in the order they should be applied: address updates, removals,
-// additions, then suffrage changes.
-func planReconcile(in reconcileInput) []change {
+// planReconcile returns the changes that bring the Raft configuration of st
+// in line with its gossip view, in the order they should be applied: address
+// updates, removals, additions, then suffrage changes.
+func planReconcile(st *groupState, p reconcilePolicy) []change {
+	in := reconcileInput{groupState: st, Policy: p}
 	var out []change
 	out = append(out, planAddressUpdates(in)...)
 	removed := planRemovals(in)
@@ -203,29 +197,26 @@ func (in reconcileInput) removable(s raftServer) (string, bool) {
 	switch {
 	case known && g.State == gossipLeft:
 		return "left gracefully", true
-	case known && g.State == gossipAlive && in.Fresh[s.ID] && s.Voter:
+	case known && g.State == gossipAlive && in.fresh(s.ID) && s.Voter:
 		return "restarted without its Raft state", true
 	case known && g.State == gossipAlive:
 		return "", false
 	case !known:
 		return "unknown to gossip", false
 	}
-	dead := in.Now.Sub(g.Since)
+	dead := in.Time.Sub(g.Since)
 	if dead < in.Policy.DeadServerTimeout {
 		return "", false
 	}
 	return fmt.Sprintf("failed for %s", dead.Round(time.Millisecond)), true
 }
 
-func (in reconcileInput) alive(id string) bool {
-	g, ok := in.Gossip[id]
-	return ok && g.State == gossipAlive
-}
-
-// planSuffrage promotes healthy, stable non-voters while fewer than MaxVoters
-// healthy voters hold seats, and demotes healthy voters above MaxVoters.
+// planSuffrage promotes alive non-voters that have been healthy for the
+// stabilization time while fewer than MaxVoters alive voters hold seats, and
+// demotes alive voters above MaxVoters. Seats are counted by gossip liveness,
+// so a voter that lags for a while does not cost it its seat.
 func planSuffrage(in reconcileInput, removed map[string]bool) []change {
-	healthyVoters := 0
+	aliveVoters := 0
 	var candidates, extras []raftServer
 	for _, s := range sortedRaft(in.Raft) {
 		if removed[s.ID] || !in.alive(s.ID) {
@@ -233,7 +224,7 @@ func planSuffrage(in reconcileInput, removed map[string]bool) []change {
 		}
 		switch {
 		case s.Voter:
-			healthyVoters++
+			aliveVoters++
 			if s.ID != in.Self {
 				extras = append(extras, s)
 			}
@@ -243,23 +234,25 @@ func planSuffrage(in reconcileInput, removed map[string]bool) []change {
 	}
 	var out []change
 	for _, s := range candidates {
-		if healthyVoters >= in.Policy.MaxVoters {
+		if aliveVoters >= in.Policy.MaxVoters {
 			break
 		}
-		healthyVoters++
+		aliveVoters++
 		out = append(out, change{Op: opPromote, ID: s.ID, Addr: s.Addr, Reason: "caught up and stable"})
 	}
-	for i := len(extras) - 1; i >= 0 && healthyVoters > in.Policy.MaxVoters; i-- {
-		healthyVoters--
+	for i := len(extras) - 1; i >= 0 && aliveVoters > in.Policy.MaxVoters; i-- {
+		aliveVoters--
 		out = append(out, change{Op: opDemote, ID: extras[i].ID, Addr: extras[i].Addr,
 			Reason: fmt.Sprintf("more than %d voters", in.Policy.MaxVoters)})
 	}
 	return out
 }
 
+// stable reports whether the server has been healthy, by serverHealthy, for
+// at least the stabilization time.
 func (in reconcileInput) stable(id string) bool {
-	h, ok := in.Health[id]
-	return ok && h.Healthy && in.Now.Sub(h.HealthySince) >= in.Policy.Stabilization
+	s, ok := in.Server[id]
+	return ok && s.Healthy && in.Time.Sub(s.HealthySince) >= in.Policy.Stabilization
 }
 
 // planBootstrap decides whether a fresh server should bootstrap the group.

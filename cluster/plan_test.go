@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/consensus"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -36,10 +38,20 @@ func gossipOf(gs ...gossipServer) map[string]gossipServer {
 	return m
 }
 
-func healthy(ids ...string) map[string]serverHealth {
-	m := make(map[string]serverHealth, len(ids))
+// healthy returns the server states of servers healthy since t0.
+func healthy(ids ...string) map[string]serverState {
+	m := make(map[string]serverState, len(ids))
 	for _, id := range ids {
-		m[id] = serverHealth{Healthy: true, HealthySince: t0}
+		m[id] = serverState{Known: true, Status: consensus.Status{HasState: true}, Healthy: true, HealthySince: t0}
+	}
+	return m
+}
+
+// fresh returns the server states of servers that answered without Raft state.
+func fresh(ids ...string) map[string]serverState {
+	m := make(map[string]serverState, len(ids))
+	for _, id := range ids {
+		m[id] = serverState{Known: true}
 	}
 	return m
 }
@@ -56,20 +68,20 @@ func TestPlanReconcile(t *testing.T) {
 	now := t0.Add(time.Hour)
 	tests := []struct {
 		name   string
-		in     reconcileInput
+		st     groupState
 		want   []string
 		policy func(*reconcilePolicy)
 	}{
 		{
 			name: "steady state changes nothing",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
 			},
 		},
 		{
 			name: "new alive server is added as non-voter",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
 			},
@@ -77,50 +89,50 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "stable non-voter is promoted",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
-				Health: healthy("d"),
+				Server: healthy("d"),
 			},
 			want: []string{"promote d"},
 		},
 		{
 			name: "non-voter not yet stable waits",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
-				Health: map[string]serverHealth{"d": {Healthy: true, HealthySince: now.Add(-time.Second)}},
+				Server: map[string]serverState{"d": {Known: true, Healthy: true, HealthySince: now.Add(-time.Second)}},
 			},
 		},
 		{
 			name: "unhealthy non-voter is not promoted",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
-				Health: map[string]serverHealth{"d": {Healthy: false, HealthySince: t0}},
+				Server: map[string]serverState{"d": {Known: true, Status: consensus.Status{HasState: true}}},
 			},
 		},
 		{
 			name: "no promotion above MaxVoters",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d"), alive("e"), alive("f")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")},
-				Health: healthy("f"),
+				Server: healthy("f"),
 			},
 		},
 		{
 			name: "promotions stop at MaxVoters",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d"), alive("e")),
 				Raft:   []raftServer{voter("a"), nonvoter("b"), nonvoter("c"), nonvoter("d"), nonvoter("e")},
-				Health: healthy("b", "c", "d", "e"),
+				Server: healthy("b", "c", "d", "e"),
 			},
 			policy: func(p *reconcilePolicy) { p.MaxVoters = 3 },
 			want:   []string{"promote b", "promote c"},
 		},
 		{
 			name: "voters above MaxVoters are demoted, never the leader",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d"), alive("e")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")},
 			},
@@ -129,7 +141,7 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "graceful leave is removed at once",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), left("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
 			},
@@ -137,39 +149,39 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "recently failed voter is kept",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), failed("d", now.Add(-time.Second))),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
 			},
 		},
 		{
 			name: "long-failed voter is removed and a healthy non-voter takes its seat",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d"), failed("e", t0), alive("f")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")},
-				Health: healthy("f"),
+				Server: healthy("f"),
 			},
 			want: []string{"remove e", "promote f"},
 		},
 		{
 			name: "healthy non-voter takes a dead voter's seat before the timeout",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d"), failed("e", now.Add(-time.Second)), alive("f")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")},
-				Health: healthy("f"),
+				Server: healthy("f"),
 			},
 			want: []string{"promote f"},
 		},
 		{
 			name: "never below MinQuorum voters",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), failed("c", t0)),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
 			},
 		},
 		{
 			name: "removal stops where MinQuorum would be crossed",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), failed("d", t0), failed("e", t0)),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")},
 			},
@@ -178,7 +190,7 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "a leader that sees no alive majority removes nothing",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), failed("c", t0), failed("d", t0), failed("e", t0)),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")},
 			},
@@ -186,7 +198,7 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "failed non-voter is removed whatever the quorum",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), failed("d", t0)),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
 			},
@@ -194,14 +206,14 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "the leader never removes itself",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(left("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
 			},
 		},
 		{
 			name: "server back on a new address is updated in place",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), gossipServer{ID: "c", RaftAddr: "c:2", State: gossipAlive}),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
 			},
@@ -209,32 +221,32 @@ func TestPlanReconcile(t *testing.T) {
 		},
 		{
 			name: "voter back without its Raft state is removed, to be re-added",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
-				Fresh:  map[string]bool{"d": true},
+				Server: fresh("d"),
 			},
 			want: []string{"remove d"},
 		},
 		{
 			name: "fresh voter is kept when removal would cross MinQuorum",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c")},
-				Fresh:  map[string]bool{"c": true},
+				Server: fresh("c"),
 			},
 		},
 		{
 			name: "fresh non-voter is simply caught up",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c"), alive("d")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), nonvoter("d")},
-				Fresh:  map[string]bool{"d": true},
+				Server: fresh("d"),
 			},
 		},
 		{
 			name: "server unknown to gossip is left alone",
-			in: reconcileInput{
+			st: groupState{
 				Gossip: gossipOf(alive("a"), alive("b"), alive("c")),
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d")},
 			},
@@ -242,12 +254,13 @@ func TestPlanReconcile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := tt.in
-			in.Now, in.Self, in.Policy = now, "a", policy()
+			st := tt.st
+			st.Time, st.Self = now, "a"
+			p := policy()
 			if tt.policy != nil {
-				tt.policy(&in.Policy)
+				tt.policy(&p)
 			}
-			require.Equal(t, tt.want, nilIfEmpty(ops(planReconcile(in))))
+			require.Equal(t, tt.want, nilIfEmpty(ops(planReconcile(&st, p))))
 		})
 	}
 }
@@ -260,12 +273,12 @@ func nilIfEmpty(s []string) []string {
 }
 
 func TestPlanUpdateKeepsSuffrage(t *testing.T) {
-	in := reconcileInput{
-		Now: t0, Self: "a", Policy: policy(),
+	st := &groupState{
+		Time: t0, Self: "a",
 		Gossip: gossipOf(alive("a"), gossipServer{ID: "b", RaftAddr: "b:9", State: gossipAlive}),
 		Raft:   []raftServer{voter("a"), nonvoter("b")},
 	}
-	cs := planReconcile(in)
+	cs := planReconcile(st, policy())
 	require.Len(t, cs, 1)
 	require.Equal(t, change{Op: opUpdateAddr, ID: "b", Addr: "b:9", Voter: false, Reason: "address changed from b:1"}, cs[0])
 }

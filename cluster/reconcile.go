@@ -14,9 +14,11 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
-// reconciler is the server's background loop: it bootstraps a fresh server
-// when enough servers are alive, and on the leader keeps the Raft
-// configuration in line with gossip. One goroutine owns all its fields.
+// reconciler is the server's background loop. Every round it bootstraps a
+// fresh server when enough servers are alive, builds the group state (state.go)
+// and publishes it for Health; on the leader it then keeps the Raft
+// configuration in line with gossip, planning from that same state. One
+// goroutine owns all its fields.
 type reconciler struct {
 	n      *Node
 	cons   *consensus.Node
@@ -25,16 +27,11 @@ type reconciler struct {
 
 	bootstrapDone bool
 	lastWarning   string
-	seen          map[string]stateSince // gossip state of each server, and since when
-	health        map[string]serverHealth
+	state         *groupState // the last state built; nil before the first
 }
 
-type stateSince struct {
-	state gossipState
-	since time.Time
-}
-
-// rpcTimeout bounds one status request or one configuration change.
+// rpcTimeout bounds one configuration request or change, and one status
+// request of the bootstrap check.
 const rpcTimeout = 5 * time.Second
 
 func newReconciler(n *Node) *reconciler {
@@ -43,13 +40,11 @@ func newReconciler(n *Node) *reconciler {
 		cons:   n.cons,
 		cfg:    *n.server,
 		logger: n.logger.With("component", "reconcile"),
-		seen:   make(map[string]stateSince),
-		health: make(map[string]serverHealth),
 	}
 }
 
-// run reconciles on every membership event, every leader change and every
-// ReconcileInterval, until ctx ends.
+// run runs a round on start, on every membership event, every leader change
+// and every ReconcileInterval, until ctx ends.
 func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watch *consensus.LeaderWatch) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
@@ -67,22 +62,27 @@ func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watc
 
 func (r *reconciler) round(ctx context.Context) {
 	now := time.Now()
-	gossip := r.observeGossip(now)
+	gossip := gossipServers(r.n.Members())
 	if !r.bootstrapDone {
 		r.tryBootstrap(ctx, gossip)
 	}
-	if st := r.cons.Status(); st.State == consensus.StateLeader {
-		r.reconcile(ctx, now, gossip, st.CommitIndex)
-	} else {
-		clear(r.health)
+	st, err := r.observe(ctx, now, gossip)
+	if err != nil {
+		r.logger.Debug("reconcile: no group state this round", "error", err)
+		return
+	}
+	r.state = st
+	r.n.publishState(st)
+	if st.leading() {
+		r.reconcile(ctx, st)
 	}
 }
 
-// observeGossip returns what gossip says about every server, remembering
-// since when each has been in its state.
-func (r *reconciler) observeGossip(now time.Time) map[string]gossipServer {
+// gossipServers returns what gossip says about every server; Since is left
+// for buildState.
+func gossipServers(members []membership.Member) map[string]gossipServer {
 	out := make(map[string]gossipServer)
-	for _, m := range r.n.Members() {
+	for _, m := range members {
 		if m.Role != membership.RoleServer {
 			continue
 		}
@@ -93,13 +93,8 @@ func (r *reconciler) observeGossip(now time.Time) map[string]gossipServer {
 		if st == gossipAlive && m.Tags[tagLeaving] != "" {
 			st = gossipLeft // on its way out: never re-add it
 		}
-		prev, known := r.seen[m.Name]
-		if !known || prev.state != st {
-			prev = stateSince{state: st, since: now}
-			r.seen[m.Name] = prev
-		}
 		expect, _ := strconv.Atoi(m.Tags[tagExpect])
-		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Since: prev.since, Expect: expect}
+		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Expect: expect, Member: m.Status}
 	}
 	return out
 }
@@ -196,103 +191,52 @@ func (r *reconciler) warnOnce(msg string) {
 	}
 }
 
-// reconcile runs one leader round: snapshot, plan, apply.
-func (r *reconciler) reconcile(ctx context.Context, now time.Time, gossip map[string]gossipServer, commit uint64) {
+// observe gathers the round's inputs (this server's own status, the Raft
+// configuration, every other configured server's status) and builds the
+// group state from them and the previous state.
+func (r *reconciler) observe(ctx context.Context, now time.Time, gossip map[string]gossipServer) (*groupState, error) {
+	self := r.cons.Status()
+	selfAt := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	servers, err := r.cons.Configuration(cctx)
 	cancel()
 	if err != nil {
-		r.logger.Debug("reconcile: no configuration", "error", err)
-		return
+		return nil, err
 	}
 	raftServers := make([]raftServer, 0, len(servers))
 	for _, s := range servers {
 		raftServers = append(raftServers, raftServer{ID: s.Name, Addr: s.Addr, Voter: s.Suffrage == consensus.Voter})
-		if _, ok := gossip[s.Name]; !ok && s.Name != r.n.cfg.Name {
-			gossip[s.Name] = r.missing(s.Name, now)
-		}
 	}
-	r.forget(gossip)
-	fresh := r.probeHealth(ctx, now, raftServers, commit)
-	in := reconcileInput{
-		Now: now, Self: r.n.cfg.Name, Gossip: gossip, Raft: raftServers,
-		Health: r.health, Fresh: fresh, Policy: r.cfg.policy(),
+	readings := r.readStatuses(ctx, raftServers, statusReading{Status: self, At: selfAt})
+	if err := ctx.Err(); err != nil {
+		return nil, err // stopping: the readings failed for our own reasons
 	}
-	plan := planReconcile(in)
-	r.logger.Debug("reconcile round", "servers", len(raftServers), "changes", len(plan), "gossip", fmtGossip(gossip))
-	for _, c := range plan {
-		if ctx.Err() != nil {
-			return
-		}
-		r.apply(ctx, c)
-	}
+	return buildState(r.state, stateInput{
+		Time:           now,
+		Self:           r.n.cfg.Name,
+		Leader:         self.Leader,
+		Gossip:         gossip,
+		Raft:           raftServers,
+		Readings:       readings,
+		Policy:         r.cfg.healthPolicy(),
+		BootstrapError: r.n.bootstrapError(),
+	}), nil
 }
 
-// forget drops what the reconciler remembers of servers that are neither in
-// gossip nor in the configuration any more (gossip already holds both).
-func (r *reconciler) forget(gossip map[string]gossipServer) {
-	for id := range r.seen {
-		if _, ok := gossip[id]; !ok {
-			delete(r.seen, id)
-		}
-	}
-	for id := range r.health {
-		if _, ok := gossip[id]; !ok {
-			delete(r.health, id)
-		}
-	}
+// statusTimeout bounds the status requests of one round.
+func (r *reconciler) statusTimeout() time.Duration {
+	return r.cfg.LastContactThreshold + time.Second
 }
 
-// missing records a configured server that gossip does not know; it counts
-// as failed since it was first noticed missing.
-func (r *reconciler) missing(id string, now time.Time) gossipServer {
-	prev, ok := r.seen[id]
-	if !ok || prev.state != gossipFailed {
-		prev = stateSince{state: gossipFailed, since: now}
-		r.seen[id] = prev
-	}
-	return gossipServer{ID: id, State: gossipFailed, Since: prev.since}
-}
-
-// probeHealth asks every other configured server for its status, updates the
-// health streaks and returns the servers that hold no Raft state at all.
-func (r *reconciler) probeHealth(ctx context.Context, now time.Time, servers []raftServer, commit uint64) map[string]bool {
-	statuses := r.statuses(ctx, servers)
-	fresh := make(map[string]bool)
-	for _, s := range servers {
-		if s.ID == r.n.cfg.Name {
-			continue
-		}
-		st, ok := statuses[s.ID]
-		healthy := ok && r.healthy(st, commit)
-		if ok && !st.HasState {
-			fresh[s.ID] = true
-		}
-		prev := r.health[s.ID]
-		switch {
-		case !healthy:
-			r.health[s.ID] = serverHealth{}
-		case !prev.Healthy:
-			r.health[s.ID] = serverHealth{Healthy: true, HealthySince: now}
-		}
-	}
-	return fresh
-}
-
-func (r *reconciler) healthy(st consensus.Status, leaderCommit uint64) bool {
-	if st.LastContact < 0 || st.LastContact > r.cfg.LastContactThreshold {
-		return false
-	}
-	return st.AppliedIndex+r.cfg.MaxTrailingLogs >= leaderCommit
-}
-
-// statuses asks the given servers for their status concurrently.
-func (r *reconciler) statuses(ctx context.Context, servers []raftServer) map[string]consensus.Status {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.LastContactThreshold+time.Second)
+// readStatuses asks every configured server but this one for its status,
+// concurrently, and returns one reading per configured server; this one's is
+// self, read locally.
+func (r *reconciler) readStatuses(ctx context.Context, servers []raftServer, self statusReading) map[string]statusReading {
+	ctx, cancel := context.WithTimeout(ctx, r.statusTimeout())
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	out := make(map[string]consensus.Status, len(servers))
+	out := make(map[string]statusReading, len(servers))
 	for _, s := range servers {
 		if s.ID == r.n.cfg.Name {
 			continue
@@ -301,16 +245,31 @@ func (r *reconciler) statuses(ctx context.Context, servers []raftServer) map[str
 		go func() {
 			defer wg.Done()
 			st, err := r.cons.RemoteStatus(ctx, s.Addr)
-			if err != nil {
-				return
-			}
+			at := time.Now()
 			mu.Lock()
-			out[s.ID] = st
-			mu.Unlock()
+			defer mu.Unlock()
+			out[s.ID] = statusReading{Status: st, Err: err, At: at}
 		}()
 	}
 	wg.Wait()
+	for _, s := range servers {
+		if s.ID == r.n.cfg.Name {
+			out[s.ID] = self
+		}
+	}
 	return out
+}
+
+// reconcile plans from the round's state and applies the changes one by one.
+func (r *reconciler) reconcile(ctx context.Context, st *groupState) {
+	plan := planReconcile(st, r.cfg.policy())
+	r.logger.Debug("reconcile round", "servers", len(st.Raft), "changes", len(plan), "gossip", fmtGossip(st.Gossip))
+	for _, c := range plan {
+		if ctx.Err() != nil {
+			return
+		}
+		r.apply(ctx, c)
+	}
 }
 
 // apply carries out one planned change.

@@ -54,8 +54,9 @@ type serverJSON struct {
 	Addr         string `json:"addr"`
 	Suffrage     string `json:"suffrage"`
 	Gossip       string `json:"gossip"`
-	State        string `json:"state"`
+	State        string `json:"state"` // "unknown" when the server did not answer
 	LastContact  string `json:"last_contact"`
+	ReadAge      string `json:"read_age"` // age of the status reading shown, "never" if none
 	AppliedIndex uint64 `json:"applied_index"`
 	CommitIndex  uint64 `json:"commit_index"`
 	Lag          uint64 `json:"lag"`
@@ -64,6 +65,7 @@ type serverJSON struct {
 }
 
 type healthJSON struct {
+	Age              string       `json:"age"`
 	Voters           int          `json:"voters"`
 	HealthyVoters    int          `json:"healthy_voters"`
 	FailureTolerance int          `json:"failure_tolerance"`
@@ -110,18 +112,29 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 
 func healthView(h cluster.Health) *healthJSON {
 	out := &healthJSON{
-		Voters: h.Voters, HealthyVoters: h.HealthyVoters, FailureTolerance: h.FailureTolerance,
+		Age: h.Age.String(), Voters: h.Voters, HealthyVoters: h.HealthyVoters, FailureTolerance: h.FailureTolerance,
 		Servers: make([]serverJSON, 0, len(h.Servers)), BootstrapError: h.BootstrapError,
 	}
 	for _, s := range h.Servers {
-		out.Servers = append(out.Servers, serverJSON{
-			ID: s.ID, Addr: s.Addr, Suffrage: s.Suffrage.String(), Gossip: s.Gossip.String(),
-			State: s.State.String(), LastContact: s.LastContact.String(),
-			AppliedIndex: s.AppliedIndex, CommitIndex: s.CommitIndex, Lag: s.Lag,
-			Healthy: s.Healthy, Error: s.Error,
-		})
+		out.Servers = append(out.Servers, serverView(s))
 	}
 	return out
+}
+
+func serverView(s cluster.ServerHealth) serverJSON {
+	v := serverJSON{
+		ID: s.Name, Addr: s.Addr, Suffrage: s.Suffrage.String(), Gossip: s.Gossip.String(),
+		State: s.State.String(), LastContact: s.LastContact.String(), ReadAge: s.ReadAge.String(),
+		AppliedIndex: s.AppliedIndex, CommitIndex: s.CommitIndex, Lag: s.Lag,
+		Healthy: s.Healthy, Error: s.Error,
+	}
+	if !s.Known {
+		v.State = "unknown"
+	}
+	if s.ReadAge < 0 {
+		v.ReadAge, v.LastContact = "never", "never"
+	}
+	return v
 }
 
 // ready serves GET /readyz: 200 while the node is ready (it knows a leader

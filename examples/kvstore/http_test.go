@@ -172,7 +172,8 @@ func TestAPIClusterEndpoints(t *testing.T) {
 	var st statusJSON
 	waitFor(t, 30*time.Second, func() bool {
 		code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/status", nil)
-		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Leader != nil && st.Health != nil
+		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Leader != nil &&
+			st.Health != nil && len(st.Health.Servers) == 1 && st.Health.Servers[0].Healthy
 	}, "status shows a healthy leader")
 	require.Equal(t, node.Name(), st.Node.Name)
 	require.Equal(t, "test", st.HTTPAddr)
@@ -182,6 +183,8 @@ func TestAPIClusterEndpoints(t *testing.T) {
 	require.Equal(t, 1, st.Health.Voters)
 	require.Len(t, st.Health.Servers, 1)
 	require.Equal(t, "voter", st.Health.Servers[0].Suffrage)
+	require.Equal(t, "leader", st.Health.Servers[0].State)
+	require.NotEqual(t, "never", st.Health.Servers[0].ReadAge)
 
 	code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/members", nil)
 	require.Equal(t, http.StatusOK, code)
@@ -236,4 +239,16 @@ func TestClassify(t *testing.T) {
 		status, msg := classify(c.err, c.write)
 		require.Equal(t, c.status, status, "%v (write %v): %s", c.err, c.write, msg)
 	}
+}
+
+func TestServerViewShowsAnUnreadServerAsUnknown(t *testing.T) {
+	v := serverView(cluster.ServerHealth{Name: "s1", Known: false, ReadAge: -1, LastContact: -1, Error: "connection refused"})
+	require.Equal(t, "unknown", v.State)
+	require.Equal(t, "never", v.ReadAge)
+	require.Equal(t, "never", v.LastContact)
+	require.Equal(t, "connection refused", v.Error)
+
+	v = serverView(cluster.ServerHealth{Name: "s1", Known: false, ReadAge: 3 * time.Second, State: consensus.StateFollower})
+	require.Equal(t, "unknown", v.State)
+	require.Equal(t, "3s", v.ReadAge)
 }

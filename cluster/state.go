@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/membership"
+)
+
+// This file holds the group state: one immutable picture of the Raft group,
+// built once per reconcile round from what that round gathered, and read by
+// both the reconciler's plan and Node.Health. Like plan.go it is pure: the
+// reconciler does the I/O and hands buildState its results.
+
+// groupState is what one server knew about the Raft group at the end of one
+// reconcile round. It is never modified once built; the next round builds a
+// new one from it.
+type groupState struct {
+	Time   time.Time            // when the round that built it began
+	Self   string               // the server that built it
+	Leader consensus.LeaderInfo // the leader Self knew of (zero when none)
+	// CommitIndex is the highest commit index read in the round: the
+	// leader's whenever the leader answered, since no server knows of a later
+	// commit than the leader does. Lag and health are measured against it.
+	CommitIndex uint64
+	// Gossip holds every server gossip knows, and every configured server it
+	// does not know (as failed since first noticed missing).
+	Gossip map[string]gossipServer
+	Raft   []raftServer           // the Raft configuration, sorted by ID
+	Server map[string]serverState // one per configured server
+	// BootstrapError says why Self could not bootstrap, if it could not.
+	BootstrapError string
+}
+
+// serverState is one configured server in a group state.
+type serverState struct {
+	// Known reports whether the server answered the round's status request.
+	// When it did not, Err says why, and Status is the last answer it gave
+	// (read at ReadAt; zero if it never answered).
+	Known  bool
+	Err    string
+	Status consensus.Status
+	ReadAt time.Time
+	// Healthy is the verdict of serverHealthy for this round; HealthySince
+	// the start of the current healthy streak (zero while unhealthy).
+	Healthy      bool
+	HealthySince time.Time
+}
+
+// statusReading is one status request of a round: the answer or the error,
+// and when it came.
+type statusReading struct {
+	Status consensus.Status
+	Err    error
+	At     time.Time
+}
+
+// healthPolicy holds the thresholds of serverHealthy.
+type healthPolicy struct {
+	LastContactThreshold time.Duration
+	MaxTrailingLogs      uint64
+}
+
+// stateInput is everything one round gathered; buildState needs nothing else.
+type stateInput struct {
+	Time     time.Time
+	Self     string
+	Leader   consensus.LeaderInfo
+	Gossip   map[string]gossipServer // server members; Since is filled in by buildState
+	Raft     []raftServer
+	Readings map[string]statusReading // by server ID; a configured server missing here was not asked
+	Policy   healthPolicy
+	// BootstrapError is why Self could not bootstrap, "" if it could.
+	BootstrapError string
+}
+
+// errNotAsked is the reading error of a configured server the round did not
+// ask for its status.
+const errNotAsked = "not asked for its status this round"
+
+// buildState builds the group state of a round from what the round gathered
+// and the previous state (nil on the first round), which carries the time
+// each server entered its gossip state, its last successful reading and its
+// healthy streak.
+func buildState(prev *groupState, in stateInput) *groupState {
+	st := &groupState{
+		Time:           in.Time,
+		Self:           in.Self,
+		Leader:         in.Leader,
+		Raft:           sortedRaft(in.Raft),
+		Gossip:         nextGossip(prev, in),
+		Server:         make(map[string]serverState, len(in.Raft)),
+		BootstrapError: in.BootstrapError,
+	}
+	for _, r := range in.Readings {
+		if r.Err == nil {
+			st.CommitIndex = max(st.CommitIndex, r.Status.CommitIndex)
+		}
+	}
+	for _, s := range st.Raft {
+		var old serverState
+		if prev != nil {
+			old = prev.Server[s.ID]
+		}
+		st.Server[s.ID] = nextServer(old, in.Readings, s.ID, st, in.Policy)
+	}
+	return st
+}
+
+// nextGossip returns the round's gossip view, keeping the time a server
+// entered its state from prev while the state is unchanged, and adding every
+// configured server gossip does not know as failed.
+func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
+	out := make(map[string]gossipServer, len(in.Gossip))
+	for id, g := range in.Gossip {
+		out[id] = g
+	}
+	for _, s := range in.Raft {
+		if _, ok := out[s.ID]; !ok && s.ID != in.Self {
+			out[s.ID] = gossipServer{ID: s.ID, State: gossipFailed, Member: membership.StatusNone}
+		}
+	}
+	for id, g := range out {
+		g.Since = in.Time
+		if prev != nil {
+			if p, ok := prev.Gossip[id]; ok && p.State == g.State {
+				g.Since = p.Since
+			}
+		}
+		out[id] = g
+	}
+	return out
+}
+
+func nextServer(old serverState, readings map[string]statusReading, id string, st *groupState, p healthPolicy) serverState {
+	cur := serverState{Status: old.Status, ReadAt: old.ReadAt}
+	r, asked := readings[id]
+	switch {
+	case !asked:
+		cur.Err = errNotAsked
+	case r.Err != nil:
+		cur.Err = r.Err.Error()
+	default:
+		cur.Known, cur.Status, cur.ReadAt = true, r.Status, r.At
+	}
+	cur.Healthy = serverHealthy(st.alive(id), cur, st.CommitIndex, p)
+	if cur.Healthy {
+		cur.HealthySince = old.HealthySince
+		if !old.Healthy || old.HealthySince.IsZero() {
+			cur.HealthySince = st.Time
+		}
+	}
+	return cur
+}
+
+// serverHealthy is the one definition of a healthy server, used by the
+// reconciler to promote and by Health to report: gossip says it is alive, it
+// answered this round's status request, it heard from a leader within
+// LastContactThreshold, and it has applied to within MaxTrailingLogs of the
+// group's commit index.
+func serverHealthy(alive bool, s serverState, commit uint64, p healthPolicy) bool {
+	if !alive || !s.Known {
+		return false
+	}
+	lc := s.Status.LastContact
+	if lc < 0 || lc > p.LastContactThreshold {
+		return false
+	}
+	return s.Status.AppliedIndex+p.MaxTrailingLogs >= commit
+}
+
+// alive reports whether gossip says the server is alive (and not leaving).
+func (st *groupState) alive(id string) bool {
+	g, ok := st.Gossip[id]
+	return ok && g.State == gossipAlive
+}
+
+// fresh reports whether the server answered this round that it holds no
+// Raft state at all.
+func (st *groupState) fresh(id string) bool {
+	s, ok := st.Server[id]
+	return ok && s.Known && !s.Status.HasState
+}
+
+// leading reports whether Self was the leader when the round read its own
+// status.
+func (st *groupState) leading() bool {
+	s, ok := st.Server[st.Self]
+	return ok && s.Known && s.Status.State == consensus.StateLeader
+}
+
+// health summarises the state for Health, as seen at now.
+func (st *groupState) health(now time.Time) Health {
+	h := Health{
+		Leader:         st.Leader,
+		Age:            now.Sub(st.Time),
+		CommitIndex:    st.CommitIndex,
+		BootstrapError: st.BootstrapError,
+	}
+	for _, s := range st.Raft {
+		sh := st.serverHealth(s, now)
+		if s.Voter {
+			h.Voters++
+			if sh.Healthy {
+				h.HealthyVoters++
+			}
+		}
+		h.Servers = append(h.Servers, sh)
+	}
+	h.FailureTolerance = max(0, h.HealthyVoters-quorum(h.Voters))
+	return h
+}
+
+func (st *groupState) serverHealth(s raftServer, now time.Time) ServerHealth {
+	ss := st.Server[s.ID]
+	sh := ServerHealth{
+		Name:           s.ID,
+		Addr:         s.Addr,
+		Suffrage:     consensus.NonVoter,
+		Gossip:       st.Gossip[s.ID].Member,
+		Known:        ss.Known,
+		State:        ss.Status.State,
+		LastContact:  ss.Status.LastContact,
+		AppliedIndex: ss.Status.AppliedIndex,
+		CommitIndex:  ss.Status.CommitIndex,
+		ReadAge:      -1,
+		Healthy:      ss.Healthy,
+		HealthySince: ss.HealthySince,
+		Error:        ss.Err,
+	}
+	if s.Voter {
+		sh.Suffrage = consensus.Voter
+	}
+	if !ss.ReadAt.IsZero() {
+		sh.ReadAge = now.Sub(ss.ReadAt)
+		if st.CommitIndex > ss.Status.AppliedIndex {
+			sh.Lag = st.CommitIndex - ss.Status.AppliedIndex
+		}
+	}
+	if ss.ReadAt.IsZero() {
+		sh.LastContact = -1 // never heard of: not "just now"
+	}
+	return sh
+}

@@ -115,7 +115,7 @@ func (f *forwarder) apply(ctx context.Context, addr string, cmd []byte) ([]byte,
 // enqueue queues c for addr and starts a sender when fewer than
 // maxBatchesInFlight run. It reports false when addr gets single applies.
 func (f *forwarder) enqueue(addr string, c *fwdCall) (bool, error) {
-	if batchRequestSize(1, len(c.cmd)) > batchBudget(f.maxSize) {
+	if batchRequestSize(1, batchCmdSize(c.cmd)) > batchBudget(f.maxSize) {
 		return false, nil
 	}
 	f.mu.Lock()
@@ -199,10 +199,11 @@ func (f *forwarder) next(addr string, p *fwdPeer) *fwdBatch {
 	defer f.mu.Unlock()
 	n, size := 0, 0
 	for n < len(p.queue) && n < maxBatchCount {
-		if n > 0 && batchRequestSize(n+1, size+len(p.queue[n].cmd)) > batchBudget(f.maxSize) {
+		cmdSize := batchCmdSize(p.queue[n].cmd)
+		if n > 0 && batchRequestSize(n+1, size+cmdSize) > batchBudget(f.maxSize) {
 			break
 		}
-		size += len(p.queue[n].cmd)
+		size += cmdSize
 		n++
 	}
 	if n == 0 {

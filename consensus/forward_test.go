@@ -357,7 +357,7 @@ func TestForwarderBatchLimits(t *testing.T) {
 		require.NotNil(t, b)
 		size := 0
 		for _, c := range b.calls {
-			size += len(c.cmd)
+			size += batchCmdSize(c.cmd)
 		}
 		require.LessOrEqual(t, batchRequestSize(len(b.calls), size), batchBudget(f.maxSize))
 		return len(b.calls)
@@ -367,9 +367,11 @@ func TestForwarderBatchLimits(t *testing.T) {
 	require.Equal(t, 1, take(make([]byte, minMessageSize), big))
 	var tiny [][]byte
 	for range maxBatchCount + 10 {
-		tiny = append(tiny, nil)
+		tiny = append(tiny, []byte("abc"))
 	}
-	require.Equal(t, 382, take(tiny...), "the byte budget counts each command's length")
+	// 1536 bytes of budget: the header, a 2-byte count and 383 commands
+	// of 4 bytes (a length and 3 bytes).
+	require.Equal(t, 383, take(tiny...), "the byte budget counts each command's length")
 	f.maxSize = DefaultMaxMessageSize
 	require.Equal(t, maxBatchCount, take(tiny...))
 }

@@ -33,8 +33,10 @@ func newFakeLeader(t *testing.T, maxSize int) *fakeLeader {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	fl := &fakeLeader{addr: ln.Addr().String()}
-	mux := rpc.NewMux(ln, nil, nil)
-	srv := rpc.NewServer(mux.Listen(byteRPC), fl.handle, rpc.ServerConfig{MaxFrame: maxSize + frameOverhead})
+	mux, err := rpc.NewMux(ln, rpc.MuxConfig{})
+	require.NoError(t, err)
+	srv, err := rpc.NewServer(mux.Listen(byteRPC), fl.handle, rpc.ServerConfig{MaxFrame: maxSize + frameOverhead})
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = mux.Serve() }()
@@ -143,7 +145,8 @@ func fakeOutcome(cmd string) batchItem {
 }
 
 func newTestForwarder(t *testing.T) *forwarder {
-	r := newRemote(nil, nil, minMessageSize, nil)
+	r, err := newRemote(nil, nil, minMessageSize, nil)
+	require.NoError(t, err)
 	f := newForwarder(r, minMessageSize)
 	t.Cleanup(func() {
 		_ = r.close()

@@ -2,8 +2,7 @@ package consensus
 
 import "github.com/conclave-go/conclave/internal/wire"
 
-// methodApplyBatch carries many forwarded commands in one request. A leader
-// that predates it answers rpc.CodeUnknownMethod without running any.
+// methodApplyBatch carries many forwarded commands in one request.
 const methodApplyBatch uint8 = 6
 
 // maxBatchCount bounds the commands of one applyBatchRequest.

@@ -22,11 +22,10 @@ import (
 type fakeLeader struct {
 	addr string
 
-	mu           sync.Mutex
-	batches      [][]string // commands of each batch received
-	singles      []string   // commands received by the single apply method
-	gate         chan struct{}
-	unknownBatch bool // answer the batch method as an old leader does
+	mu      sync.Mutex
+	batches [][]string // commands of each batch received
+	singles []string   // commands received by the single apply method
+	gate    chan struct{}
 }
 
 func newFakeLeader(t *testing.T, maxSize int) *fakeLeader {
@@ -103,11 +102,8 @@ func (fl *fakeLeader) handle(ctx context.Context, method uint8, req []byte) ([]b
 
 func (fl *fakeLeader) handleBatch(ctx context.Context, req []byte) ([]byte, error) {
 	fl.mu.Lock()
-	unknown, gate := fl.unknownBatch, fl.gate
+	gate := fl.gate
 	fl.mu.Unlock()
-	if unknown {
-		return nil, rpc.Errorf(rpc.CodeUnknownMethod, "unknown method %d", methodApplyBatch)
-	}
 	m, err := decodeApplyBatchRequest(req, minMessageSize)
 	if err != nil {
 		return nil, err
@@ -326,25 +322,6 @@ func TestForwarderCancelInSharedBatch(t *testing.T) {
 	r = <-stays
 	require.NoError(t, r.err)
 	require.Equal(t, "r:stays", r.data)
-}
-
-// A leader that does not know the batch method gets single applies, and the
-// callers see no difference.
-func TestForwarderFallsBackForOldLeader(t *testing.T) {
-	fl := newFakeLeader(t, minMessageSize)
-	fl.unknownBatch = true
-	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
-	for i := range 3 {
-		data, err := f.apply(ctx, fl.addr, fmt.Appendf(nil, "ok:%d", i))
-		require.NoError(t, err)
-		require.Equal(t, fmt.Sprintf("r:%d", i), string(data))
-	}
-	_, err := f.apply(ctx, fl.addr, []byte("sm:old"))
-	var sme *StateMachineError
-	require.ErrorAs(t, err, &sme)
-	_, singles := fl.received()
-	require.Equal(t, []string{"ok:0", "ok:1", "ok:2", "sm:old"}, singles)
 }
 
 // Batches respect the byte budget and the count limit.

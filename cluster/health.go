@@ -35,7 +35,7 @@ type Health struct {
 
 // ServerHealth describes one server of the Raft configuration.
 type ServerHealth struct {
-	Name       string
+	Name     string
 	Addr     string
 	Suffrage consensus.Suffrage
 	// Gossip is the server's membership status (StatusNone when gossip does

@@ -214,7 +214,7 @@ func (st *groupState) health(now time.Time) Health {
 func (st *groupState) serverHealth(s raftServer, now time.Time) ServerHealth {
 	ss := st.Server[s.ID]
 	sh := ServerHealth{
-		Name:           s.ID,
+		Name:         s.ID,
 		Addr:         s.Addr,
 		Suffrage:     consensus.NonVoter,
 		Gossip:       st.Gossip[s.ID].Member,

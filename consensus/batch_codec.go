@@ -1,22 +1,12 @@
 package consensus
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "github.com/conclave-go/conclave/internal/wire"
 
-// methodApplyBatch carries many forwarded commands in one request. A leader
-// that predates it answers rpc.CodeUnknownMethod without running any.
+// methodApplyBatch carries many forwarded commands in one request.
 const methodApplyBatch uint8 = 6
 
 // maxBatchCount bounds the commands of one applyBatchRequest.
 const maxBatchCount = 1024
-
-// Sizes in a batch request and reply.
-const (
-	batchCountSize   = 4 // the count (u32)
-	batchCmdOverhead = 4 // a command's length (u32)
-)
 
 // batchBudget is the most bytes an applyBatchRequest or a batch reply may
 // take for maxSize (the MaxMessageSize): any single command or result of
@@ -24,47 +14,48 @@ const (
 func batchBudget(maxSize int) int { return maxSize + frameOverhead/2 }
 
 // applyBatchRequest: header (forwarded must be set: a batch is only ever
-// sent by a server to its leader), count (u32, 1..maxBatchCount), then count
-// commands, each a length (u32, at most maxSize) and the bytes.
+// sent by a server to its leader), count (varint, 1..maxBatchCount), then
+// count commands, each a length (varint, at most maxSize) and the bytes.
 type applyBatchRequest struct {
 	header
 	cmds [][]byte
 }
 
-// batchRequestSize is the encoded size of a batch request with cmds.
-func batchRequestSize(cmds int, cmdBytes int) int {
-	return headerSize + batchCountSize + cmds*batchCmdOverhead + cmdBytes
+// batchRequestSize is the encoded size of a batch request of n commands
+// whose batchCmdSize add up to cmdsSize.
+func batchRequestSize(n, cmdsSize int) int {
+	return headerSize + wire.UvarintSize(uint64(n)) + cmdsSize
 }
+
+// batchCmdSize is the encoded size of cmd in a batch request.
+func batchCmdSize(cmd []byte) int { return wire.BytesSize(len(cmd)) }
 
 func (m applyBatchRequest) encode() []byte {
 	size := 0
 	for _, c := range m.cmds {
-		size += len(c)
+		size += batchCmdSize(c)
 	}
 	b := appendHeader(make([]byte, 0, batchRequestSize(len(m.cmds), size)), m.header)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.cmds)))
+	b = wire.AppendUvarint(b, uint64(len(m.cmds)))
 	for _, c := range m.cmds {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(c)))
-		b = append(b, c...)
+		b = wire.AppendBytes(b, c)
 	}
 	return b
 }
 
 func decodeApplyBatchRequest(b []byte, maxSize int) (applyBatchRequest, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m applyBatchRequest
-	m.header = r.header()
-	if r.err == nil && !m.forwarded {
-		r.fail("batch request without the forwarded flag")
+	m.header = readHeader(&d)
+	if !m.forwarded {
+		d.Failf("batch request without the forwarded flag")
 	}
-	n := r.count("command count")
-	if r.err == nil {
-		m.cmds = make([][]byte, 0, n)
+	n := readBatchCount(&d, "command count")
+	m.cmds = make([][]byte, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		m.cmds = append(m.cmds, d.Bytes("command", maxSize))
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		m.cmds = append(m.cmds, r.blob(maxSize, "command"))
-	}
-	return m, r.done()
+	return m, d.Finish()
 }
 
 // Kinds of a batch reply item.
@@ -82,10 +73,10 @@ type batchItem struct {
 	payload []byte // result, or error message
 }
 
-// batchReply answers an applyBatchRequest: count (u32, equal to the
+// batchReply answers an applyBatchRequest: count (varint, equal to the
 // request's), then per command a kind (u8); itemErr then has a code (u16);
-// itemOK, itemSMErr and itemErr then have a length (u32, at most maxSize)
-// and the bytes; itemDropped has nothing more.
+// itemOK, itemSMErr and itemErr then have a length (varint, at most
+// maxSize) and the bytes; itemDropped has nothing more.
 type batchReply struct {
 	items []batchItem
 }
@@ -95,87 +86,59 @@ func (it batchItem) size() int {
 	case itemDropped:
 		return 1
 	case itemErr:
-		return 1 + 2 + 4 + len(it.payload)
+		return 1 + 2 + wire.BytesSize(len(it.payload))
 	default:
-		return 1 + 4 + len(it.payload)
+		return 1 + wire.BytesSize(len(it.payload))
 	}
 }
 
 func (m batchReply) encode() []byte {
-	size := batchCountSize
+	size := wire.UvarintSize(uint64(len(m.items)))
 	for _, it := range m.items {
 		size += it.size()
 	}
-	b := binary.BigEndian.AppendUint32(make([]byte, 0, size), uint32(len(m.items)))
+	b := wire.AppendUvarint(make([]byte, 0, size), uint64(len(m.items)))
 	for _, it := range m.items {
 		b = append(b, it.kind)
 		if it.kind == itemDropped {
 			continue
 		}
 		if it.kind == itemErr {
-			b = binary.BigEndian.AppendUint16(b, it.code)
+			b = wire.AppendUint16(b, it.code)
 		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(it.payload)))
-		b = append(b, it.payload...)
+		b = wire.AppendBytes(b, it.payload)
 	}
 	return b
 }
 
 func decodeBatchReply(b []byte, maxSize int) (batchReply, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m batchReply
-	n := r.count("item count")
-	if r.err == nil {
-		m.items = make([]batchItem, 0, n)
-	}
-	for i := 0; i < n && r.err == nil; i++ {
-		it := batchItem{kind: r.u8("item kind")}
+	n := readBatchCount(&d, "item count")
+	m.items = make([]batchItem, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		it := batchItem{kind: d.Uint8("item kind")}
 		switch it.kind {
 		case itemOK, itemSMErr:
-			it.payload = r.blob(maxSize, "item payload")
+			it.payload = d.Bytes("item payload", maxSize)
 		case itemErr:
-			it.code = r.u16("item code")
-			it.payload = r.blob(maxSize, "item message")
+			it.code = d.Uint16("item code")
+			it.payload = d.Bytes("item message", maxSize)
 		case itemDropped:
 		default:
-			r.fail("unknown item kind %d", it.kind)
+			d.Failf("unknown item kind %d", it.kind)
 		}
 		m.items = append(m.items, it)
 	}
-	return m, r.done()
+	return m, d.Finish()
 }
 
-// count reads a batch count (u32) in 1..maxBatchCount.
-func (r *wireReader) count(what string) int {
-	v := r.take(4, what)
-	if v == nil {
-		return 0
+// readBatchCount reads the count of a batch: 1..maxBatchCount, each item
+// taking at least one byte.
+func readBatchCount(d *wire.Decoder, what string) int {
+	n := d.Count(what, maxBatchCount, 1)
+	if n == 0 {
+		d.Failf("%s 0, at least 1 required", what)
 	}
-	n := binary.BigEndian.Uint32(v)
-	if n == 0 || n > maxBatchCount {
-		r.fail("%s %d, allowed 1 to %d", what, n, maxBatchCount)
-		return 0
-	}
-	return int(n)
-}
-
-func (r *wireReader) u16(what string) uint16 {
-	if v := r.take(2, what); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-// blob reads a length (u32, at most limit) and that many bytes.
-func (r *wireReader) blob(limit int, what string) []byte {
-	v := r.take(4, what+" length")
-	if v == nil {
-		return nil
-	}
-	n := binary.BigEndian.Uint32(v)
-	if uint64(n) > uint64(min(limit, math.MaxInt32)) {
-		r.fail("%s of %d bytes, at most %d allowed", what, n, limit)
-		return nil
-	}
-	return r.take(int(n), what)
+	return n
 }

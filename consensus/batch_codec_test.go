@@ -2,10 +2,11 @@ package consensus
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 func TestBatchCodecRoundTrips(t *testing.T) {
@@ -15,7 +16,11 @@ func TestBatchCodecRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, req.cmds, got.cmds)
 	require.True(t, got.forwarded)
-	require.Len(t, req.encode(), batchRequestSize(3, 7+max))
+	cmdsSize := 0
+	for _, c := range req.cmds {
+		cmdsSize += batchCmdSize(c)
+	}
+	require.Len(t, req.encode(), batchRequestSize(3, cmdsSize))
 
 	reply := batchReply{items: []batchItem{
 		{kind: itemOK, payload: []byte("v")},
@@ -30,35 +35,36 @@ func TestBatchCodecRoundTrips(t *testing.T) {
 
 func TestBatchCodecRejects(t *testing.T) {
 	const max = 16
-	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	uv := func(v uint64) []byte { return wire.AppendUvarint(nil, v) }
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	for name, b := range map[string][]byte{
-		"empty":              {},
-		"not forwarded":      cat([]byte{0}, u32(1), u32(1), []byte("x")),
-		"unknown flags":      cat([]byte{3}, u32(1), u32(1), []byte("x")),
-		"zero commands":      cat([]byte{1}, u32(0)),
-		"too many commands":  cat([]byte{1}, u32(maxBatchCount+1)),
-		"command too large":  cat([]byte{1}, u32(1), u32(max+1), make([]byte, max+1)),
-		"truncated command":  cat([]byte{1}, u32(1), u32(5), []byte("abc")),
-		"missing command":    cat([]byte{1}, u32(2), u32(1), []byte("x")),
-		"trailing bytes":     cat([]byte{1}, u32(1), u32(1), []byte("xy")),
-		"huge length":        cat([]byte{1}, u32(1), u32(1<<31)),
-		"truncated count":    {1, 0, 0},
-		"truncated length":   cat([]byte{1}, u32(1), []byte{0, 0}),
-		"count not matching": cat([]byte{1}, u32(3), u32(0), u32(0)),
+		"empty":               {},
+		"not forwarded":       cat([]byte{0}, uv(1), uv(1), []byte("x")),
+		"unknown flags":       cat([]byte{3}, uv(1), uv(1), []byte("x")),
+		"zero commands":       cat([]byte{1}, uv(0)),
+		"too many commands":   cat([]byte{1}, uv(maxBatchCount+1)),
+		"command too large":   cat([]byte{1}, uv(1), uv(max+1), make([]byte, max+1)),
+		"truncated command":   cat([]byte{1}, uv(1), uv(5), []byte("abc")),
+		"missing command":     cat([]byte{1}, uv(2), uv(1), []byte("x")),
+		"trailing bytes":      cat([]byte{1}, uv(1), uv(1), []byte("xy")),
+		"huge length":         cat([]byte{1}, uv(1), uv(1<<62)),
+		"truncated count":     {1, 0x80},
+		"truncated length":    cat([]byte{1}, uv(1), []byte{0x80}),
+		"length not shortest": cat([]byte{1}, uv(1), []byte{0x81, 0x00}, []byte("x")),
+		"count not matching":  cat([]byte{1}, uv(3), uv(0), uv(0)),
 	} {
 		_, err := decodeApplyBatchRequest(b, max)
 		require.ErrorIs(t, err, ErrProtocol, name)
 	}
 	for name, b := range map[string][]byte{
 		"empty":          {},
-		"zero items":     u32(0),
-		"too many items": u32(maxBatchCount + 1),
-		"unknown kind":   cat(u32(1), []byte{4}),
-		"result too big": cat(u32(1), []byte{itemOK}, u32(max+1), make([]byte, max+1)),
-		"truncated code": cat(u32(1), []byte{itemErr, 0}),
-		"trailing bytes": cat(u32(1), []byte{itemDropped, 0}),
-		"missing item":   cat(u32(2), []byte{itemDropped}),
+		"zero items":     uv(0),
+		"too many items": uv(maxBatchCount + 1),
+		"unknown kind":   cat(uv(1), []byte{4}),
+		"result too big": cat(uv(1), []byte{itemOK}, uv(max+1), make([]byte, max+1)),
+		"truncated code": cat(uv(1), []byte{itemErr, 0}),
+		"trailing bytes": cat(uv(1), []byte{itemDropped, 0}),
+		"missing item":   cat(uv(2), []byte{itemDropped}),
 	} {
 		_, err := decodeBatchReply(b, max)
 		require.ErrorIs(t, err, ErrProtocol, name)

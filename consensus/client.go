@@ -54,9 +54,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
-	logger := logadapt.OrDiscard(cfg.Logger)
+	r, err := newRemote(cfg.Network, cfg.TLS, cfg.MaxMessageSize, logadapt.OrDiscard(cfg.Logger))
+	if err != nil {
+		return nil, err
+	}
 	return &Client{
-		remote:  newRemote(cfg.Network, cfg.TLS, cfg.MaxMessageSize, logger),
+		remote:  r,
 		maxSize: cfg.MaxMessageSize,
 		closing: make(chan struct{}),
 	}, nil

@@ -1,15 +1,18 @@
 package consensus
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 // RPC methods carried on the node's RPC byte. Every request starts with a
-// header; the body layout of each is documented on its type. All integers are
-// big-endian; strings are a one-byte length then the bytes.
+// header; the body layout of each is documented on its type. Fields are
+// encoded by internal/wire: integers fixed-size and big-endian, lengths and
+// counts varints, strings (at most maxStringSize bytes) a length then the
+// bytes.
 const (
 	methodApply     uint8 = 1
 	methodReadIndex uint8 = 2
@@ -34,76 +37,17 @@ type header struct {
 	forwarded bool
 }
 
-// wireReader decodes a message, remembering the first error.
-type wireReader struct {
-	b   []byte
-	err error
-}
+// maxStringSize bounds every string of a message (server IDs and
+// addresses).
+const maxStringSize = math.MaxUint8
 
-func (r *wireReader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
-	}
-}
+// newDecoder returns a decoder of b whose errors match ErrProtocol.
+func newDecoder(b []byte) wire.Decoder { return wire.NewDecoder(b, ErrProtocol) }
 
-func (r *wireReader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if len(r.b) < n {
-		r.fail("%s: need %d bytes, have %d", what, n, len(r.b))
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *wireReader) u8(what string) uint8 {
-	if v := r.take(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *wireReader) u64(what string) uint64 {
-	if v := r.take(8, what); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (r *wireReader) str(what string) string {
-	n := int(r.u8(what + " length"))
-	return string(r.take(n, what))
-}
-
-// rest returns the remaining bytes, at most limit of them.
-func (r *wireReader) rest(limit int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if len(r.b) > limit {
-		r.fail("%s: %d bytes, at most %d allowed", what, len(r.b), limit)
-		return nil
-	}
-	v := r.b
-	r.b = nil
-	return v
-}
-
-// done reports the first error, or trailing bytes.
-func (r *wireReader) done() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
-	}
-	return r.err
-}
-
-func (r *wireReader) header() header {
-	flags := r.u8("flags")
+func readHeader(d *wire.Decoder) header {
+	flags := d.Uint8("flags")
 	if flags&^knownFlags != 0 {
-		r.fail("unknown flags %#x", flags)
+		d.Failf("unknown flags %#x", flags)
 	}
 	return header{forwarded: flags&flagForwarded != 0}
 }
@@ -114,14 +58,6 @@ func appendHeader(b []byte, h header) []byte {
 		flags |= flagForwarded
 	}
 	return append(b, flags)
-}
-
-func appendStr(b []byte, s string) []byte {
-	if len(s) > math.MaxUint8 {
-		s = s[:math.MaxUint8] // callers validate lengths; never reached
-	}
-	b = append(b, uint8(len(s)))
-	return append(b, s...)
 }
 
 // applyRequest: header, then the command (the rest of the frame).
@@ -136,11 +72,11 @@ func (m applyRequest) encode() []byte {
 }
 
 func decodeApplyRequest(b []byte, maxSize int) (applyRequest, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m applyRequest
-	m.header = r.header()
-	m.cmd = r.rest(maxSize, "command")
-	return m, r.done()
+	m.header = readHeader(&d)
+	m.cmd = d.Rest("command", maxSize)
+	return m, d.Finish()
 }
 
 // result answers an apply or a query: a kind byte (0: the state machine
@@ -165,17 +101,17 @@ func (m result) encode() []byte {
 }
 
 func decodeResult(b []byte, maxSize int) (result, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m result
-	switch kind := r.u8("result kind"); kind {
+	switch kind := d.Uint8("result kind"); kind {
 	case resultOK:
 	case resultSMErr:
 		m.smErr = true
 	default:
-		r.fail("unknown result kind %d", kind)
+		d.Failf("unknown result kind %d", kind)
 	}
-	m.payload = r.rest(maxSize, "result")
-	return m, r.done()
+	m.payload = d.Rest("result", maxSize)
+	return m, d.Finish()
 }
 
 // readIndexRequest: the header only.
@@ -184,20 +120,20 @@ type readIndexRequest struct{ header }
 func (m readIndexRequest) encode() []byte { return appendHeader(nil, m.header) }
 
 func decodeReadIndexRequest(b []byte) (readIndexRequest, error) {
-	r := wireReader{b: b}
-	m := readIndexRequest{header: r.header()}
-	return m, r.done()
+	d := newDecoder(b)
+	m := readIndexRequest{header: readHeader(&d)}
+	return m, d.Finish()
 }
 
 // readIndexResponse: the index (u64) a linearizable read must wait for.
 type readIndexResponse struct{ index uint64 }
 
-func (m readIndexResponse) encode() []byte { return binary.BigEndian.AppendUint64(nil, m.index) }
+func (m readIndexResponse) encode() []byte { return wire.AppendUint64(nil, m.index) }
 
 func decodeReadIndexResponse(b []byte) (readIndexResponse, error) {
-	r := wireReader{b: b}
-	m := readIndexResponse{index: r.u64("index")}
-	return m, r.done()
+	d := newDecoder(b)
+	m := readIndexResponse{index: d.Uint64("index")}
+	return m, d.Finish()
 }
 
 // queryRequest: header, read level (u8), then the query (the rest).
@@ -214,15 +150,15 @@ func (m queryRequest) encode() []byte {
 }
 
 func decodeQueryRequest(b []byte, maxSize int) (queryRequest, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m queryRequest
-	m.header = r.header()
-	m.level = ReadLevel(r.u8("level"))
-	if r.err == nil && !m.level.valid() {
-		r.fail("unknown read level %d", m.level)
+	m.header = readHeader(&d)
+	m.level = ReadLevel(d.Uint8("level"))
+	if !m.level.valid() {
+		d.Failf("unknown read level %d", m.level)
 	}
-	m.query = r.rest(maxSize, "query")
-	return m, r.done()
+	m.query = d.Rest("query", maxSize)
+	return m, d.Finish()
 }
 
 // changeOp is a membership change carried by changeRequest.
@@ -265,26 +201,26 @@ type changeRequest struct {
 }
 
 func (m changeRequest) encode() []byte {
-	b := appendHeader(make([]byte, 0, headerSize+3+len(m.id)+len(m.addr)), m.header)
+	b := appendHeader(make([]byte, 0, headerSize+1+wire.BytesSize(len(m.id))+wire.BytesSize(len(m.addr))), m.header)
 	b = append(b, uint8(m.op))
-	b = appendStr(b, m.id)
-	return appendStr(b, m.addr)
+	b = wire.AppendString(b, m.id)
+	return wire.AppendString(b, m.addr)
 }
 
 func decodeChangeRequest(b []byte) (changeRequest, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var m changeRequest
-	m.header = r.header()
-	m.op = changeOp(r.u8("op"))
-	if r.err == nil && !m.op.valid() {
-		r.fail("unknown membership op %d", m.op)
+	m.header = readHeader(&d)
+	m.op = changeOp(d.Uint8("op"))
+	if !m.op.valid() {
+		d.Failf("unknown membership op %d", m.op)
 	}
-	m.id = r.str("id")
-	m.addr = r.str("addr")
-	if r.err == nil && m.id == "" && m.op != opTransfer {
-		r.fail("%v without a server ID", m.op)
+	m.id = d.String("id", maxStringSize)
+	m.addr = d.String("addr", maxStringSize)
+	if m.id == "" && m.op != opTransfer {
+		d.Failf("%v without a server ID", m.op)
 	}
-	return m, r.done()
+	return m, d.Finish()
 }
 
 // statusRequest: the header only.
@@ -293,9 +229,9 @@ type statusRequest struct{ header }
 func (m statusRequest) encode() []byte { return appendHeader(nil, m.header) }
 
 func decodeStatusRequest(b []byte) (statusRequest, error) {
-	r := wireReader{b: b}
-	m := statusRequest{header: r.header()}
-	return m, r.done()
+	d := newDecoder(b)
+	m := statusRequest{header: readHeader(&d)}
+	return m, d.Finish()
 }
 
 // Status response layout: state (u8), flags (u8, bit 0: has state), term,
@@ -303,14 +239,17 @@ func decodeStatusRequest(b []byte) (statusRequest, error) {
 // snapshot failures (u64 each), last contact age in nanoseconds (u64,
 // all ones: never), then the strings ID, address, leader ID, leader address.
 const (
-	statusHasState      uint8 = 1 << 0
-	statusKnownFlags          = statusHasState
-	statusNeverContact        = math.MaxUint64
-	statusMaxStringSize       = math.MaxUint8
+	statusHasState     uint8 = 1 << 0
+	statusKnownFlags         = statusHasState
+	statusNeverContact       = math.MaxUint64
 )
 
 func encodeStatus(s Status) []byte {
-	b := make([]byte, 0, 2+8*7+4+len(s.Name)+len(s.Addr)+len(s.Leader.Name)+len(s.Leader.Addr))
+	size := 2 + 8*8
+	for _, str := range []string{s.Name, s.Addr, s.Leader.Name, s.Leader.Addr} {
+		size += wire.BytesSize(len(str))
+	}
+	b := make([]byte, 0, size)
 	var flags uint8
 	if s.HasState {
 		flags |= statusHasState
@@ -318,51 +257,51 @@ func encodeStatus(s Status) []byte {
 	b = append(b, uint8(s.State), flags)
 	for _, v := range []uint64{s.Term, s.CommitIndex, s.AppliedIndex, s.LastLogIndex,
 		s.ConfigurationIndex, s.LastSnapshotIndex, s.SnapshotFailures} {
-		b = binary.BigEndian.AppendUint64(b, v)
+		b = wire.AppendUint64(b, v)
 	}
 	age := uint64(statusNeverContact)
 	if s.LastContact >= 0 {
 		age = uint64(s.LastContact)
 	}
-	b = binary.BigEndian.AppendUint64(b, age)
+	b = wire.AppendUint64(b, age)
 	for _, str := range []string{s.Name, s.Addr, s.Leader.Name, s.Leader.Addr} {
-		b = appendStr(b, str)
+		b = wire.AppendString(b, str)
 	}
 	return b
 }
 
 func decodeStatus(b []byte) (Status, error) {
-	r := wireReader{b: b}
+	d := newDecoder(b)
 	var s Status
-	s.State = State(r.u8("state"))
-	if r.err == nil && !s.State.valid() {
-		r.fail("unknown state %d", s.State)
+	s.State = State(d.Uint8("state"))
+	if !s.State.valid() {
+		d.Failf("unknown state %d", s.State)
 	}
-	flags := r.u8("flags")
+	flags := d.Uint8("flags")
 	if flags&^statusKnownFlags != 0 {
-		r.fail("unknown status flags %#x", flags)
+		d.Failf("unknown status flags %#x", flags)
 	}
 	s.HasState = flags&statusHasState != 0
 	for _, p := range []*uint64{&s.Term, &s.CommitIndex, &s.AppliedIndex, &s.LastLogIndex,
 		&s.ConfigurationIndex, &s.LastSnapshotIndex, &s.SnapshotFailures} {
-		*p = r.u64("status field")
+		*p = d.Uint64("status field")
 	}
-	age := r.u64("last contact")
+	age := d.Uint64("last contact")
 	switch {
 	case age == statusNeverContact:
 		s.LastContact = -1
 	case age > math.MaxInt64:
-		r.fail("last contact %d out of range", age)
+		d.Failf("last contact %d out of range", age)
 	default:
 		s.LastContact = time.Duration(age)
 	}
-	s.Name = r.str("id")
-	s.Addr = r.str("addr")
-	s.Leader.Name = r.str("leader id")
-	s.Leader.Addr = r.str("leader addr")
+	s.Name = d.String("id", maxStringSize)
+	s.Addr = d.String("addr", maxStringSize)
+	s.Leader.Name = d.String("leader id", maxStringSize)
+	s.Leader.Addr = d.String("leader addr", maxStringSize)
 	s.Leader.Term = s.Term
 	if s.Leader.Name == "" {
 		s.Leader.Term = 0
 	}
-	return s, r.done()
+	return s, d.Finish()
 }

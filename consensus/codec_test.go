@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 func sampleStatus() Status {
@@ -43,10 +45,14 @@ func TestCodecRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, qr, gotQR)
 
-	cr := changeRequest{header: header{forwarded: true}, op: opAddVoter, id: "n3", addr: "127.0.0.1:1"}
-	gotCR, err := decodeChangeRequest(cr.encode())
-	require.NoError(t, err)
-	require.Equal(t, cr, gotCR)
+	for _, cr := range []changeRequest{
+		{header: header{forwarded: true}, op: opAddVoter, id: "n3", addr: "127.0.0.1:1"},
+		{op: opRemove, id: strings.Repeat("n", maxStringSize)},
+	} {
+		gotCR, err := decodeChangeRequest(cr.encode())
+		require.NoError(t, err)
+		require.Equal(t, cr, gotCR)
+	}
 
 	st := sampleStatus()
 	gotSt, err := decodeStatus(encodeStatus(st))
@@ -71,6 +77,12 @@ func TestCodecRejectsMalformed(t *testing.T) {
 		"unknown op":          func() error { _, err := decodeChangeRequest([]byte{0, 99, 0, 0}); return err },
 		"empty id":            func() error { _, err := decodeChangeRequest([]byte{0, byte(opRemove), 0, 0}); return err },
 		"truncated string":    func() error { _, err := decodeChangeRequest([]byte{0, byte(opRemove), 5, 'a'}); return err },
+		"string too long": func() error {
+			b := wire.AppendString([]byte{0, byte(opRemove)}, strings.Repeat("a", maxStringSize+1))
+			_, err := decodeChangeRequest(wire.AppendString(b, ""))
+			return err
+		},
+		"length not shortest": func() error { _, err := decodeChangeRequest([]byte{0, byte(opRemove), 0x81, 0, 'a', 0}); return err },
 		"truncated status":    func() error { _, err := decodeStatus(encodeStatus(sampleStatus())[:20]); return err },
 		"unknown state":       func() error { b := encodeStatus(sampleStatus()); b[0] = 9; _, err := decodeStatus(b); return err },
 	}

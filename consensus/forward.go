@@ -20,15 +20,6 @@ import (
 // at 16-64 callers with two, 0.9-1.1x with one).
 const maxBatchesInFlight = 1
 
-// legacyRecheck is how long a leader that answered "unknown method" to a
-// batch gets single applies before it is offered a batch again (it may
-// have been upgraded by then).
-const legacyRecheck = time.Minute
-
-// errBatchUnsupported makes callers send their command again, singly, to a
-// leader that does not know methodApplyBatch (it ran none of them).
-var errBatchUnsupported = errors.New("consensus: leader does not accept batched applies")
-
 // forwarder sends a follower's forwarded applies to the leader, coalescing
 // the calls that arrive while a batch is in flight into the next batch.
 // There is no waiting window: a call to an idle leader leaves at once.
@@ -45,9 +36,8 @@ type forwarder struct {
 
 // fwdPeer is the queue of calls to one leader address.
 type fwdPeer struct {
-	queue       []*fwdCall
-	sending     int       // sender goroutines (each has at most one batch in flight)
-	legacyUntil time.Time // until then, the leader gets single applies
+	queue   []*fwdCall
+	sending int // sender goroutines (each has at most one batch in flight)
 }
 
 // States of a fwdCall, changed under forwarder.mu.
@@ -100,22 +90,19 @@ func (f *forwarder) apply(ctx context.Context, addr string, cmd []byte) ([]byte,
 	if !queued {
 		return f.r.apply(ctx, addr, true, cmd)
 	}
-	var o fwdOutcome
 	select {
-	case o = <-c.done:
+	case o := <-c.done:
+		return o.data, o.err
 	case <-ctx.Done():
-		o.data, o.err = f.abandon(addr, c)
+		return f.abandon(addr, c)
 	}
-	if errors.Is(o.err, errBatchUnsupported) {
-		return f.r.apply(ctx, addr, true, cmd) // the leader ran none of the batch
-	}
-	return o.data, o.err
 }
 
 // enqueue queues c for addr and starts a sender when fewer than
-// maxBatchesInFlight run. It reports false when addr gets single applies.
+// maxBatchesInFlight run. It reports false for a command too large for a
+// batch, which goes singly.
 func (f *forwarder) enqueue(addr string, c *fwdCall) (bool, error) {
-	if batchRequestSize(1, len(c.cmd)) > batchBudget(f.maxSize) {
+	if batchRequestSize(1, batchCmdSize(c.cmd)) > batchBudget(f.maxSize) {
 		return false, nil
 	}
 	f.mu.Lock()
@@ -127,9 +114,6 @@ func (f *forwarder) enqueue(addr string, c *fwdCall) (bool, error) {
 	if p == nil {
 		p = &fwdPeer{}
 		f.peers[addr] = p
-	}
-	if time.Now().Before(p.legacyUntil) {
-		return false, nil
 	}
 	p.queue = append(p.queue, c)
 	if p.sending < maxBatchesInFlight {
@@ -199,15 +183,16 @@ func (f *forwarder) next(addr string, p *fwdPeer) *fwdBatch {
 	defer f.mu.Unlock()
 	n, size := 0, 0
 	for n < len(p.queue) && n < maxBatchCount {
-		if n > 0 && batchRequestSize(n+1, size+len(p.queue[n].cmd)) > batchBudget(f.maxSize) {
+		cmdSize := batchCmdSize(p.queue[n].cmd)
+		if n > 0 && batchRequestSize(n+1, size+cmdSize) > batchBudget(f.maxSize) {
 			break
 		}
-		size += len(p.queue[n].cmd)
+		size += cmdSize
 		n++
 	}
 	if n == 0 {
 		p.sending--
-		if p.sending == 0 && !time.Now().Before(p.legacyUntil) {
+		if p.sending == 0 {
 			delete(f.peers, addr)
 		}
 		return nil
@@ -247,10 +232,6 @@ func (f *forwarder) call(addr string, b *fwdBatch) []fwdOutcome {
 	}
 	out := make([]fwdOutcome, len(b.calls))
 	resp, err := f.r.client.Call(b.ctx, addr, methodApplyBatch, req.encode())
-	if code, ok := rpc.ErrorCode(err); ok && code == rpc.CodeUnknownMethod {
-		f.markLegacy(addr)
-		err = retryable(errBatchUnsupported)
-	}
 	var reply batchReply
 	if err == nil {
 		reply, err = decodeBatchReply(resp, f.maxSize)
@@ -265,22 +246,13 @@ func (f *forwarder) call(addr string, b *fwdBatch) []fwdOutcome {
 		switch {
 		case err == nil:
 			out[i].data, out[i].err = reply.items[i].value()
-		case errors.Is(err, errBatchUnsupported), errors.Is(err, ErrOutcomeUnknown):
+		case errors.Is(err, ErrOutcomeUnknown):
 			out[i].err = err
 		default:
 			out[i].err = callError(c.ctx, err, true)
 		}
 	}
 	return out
-}
-
-// markLegacy makes addr get single applies for a while.
-func (f *forwarder) markLegacy(addr string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p := f.peers[addr]; p != nil {
-		p.legacyUntil = time.Now().Add(legacyRecheck)
-	}
 }
 
 // close fails the queued calls (never sent) and waits for the senders,

@@ -22,19 +22,20 @@ import (
 type fakeLeader struct {
 	addr string
 
-	mu           sync.Mutex
-	batches      [][]string // commands of each batch received
-	singles      []string   // commands received by the single apply method
-	gate         chan struct{}
-	unknownBatch bool // answer the batch method as an old leader does
+	mu      sync.Mutex
+	batches [][]string // commands of each batch received
+	singles []string   // commands received by the single apply method
+	gate    chan struct{}
 }
 
 func newFakeLeader(t *testing.T, maxSize int) *fakeLeader {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	fl := &fakeLeader{addr: ln.Addr().String()}
-	mux := rpc.NewMux(ln, nil, nil)
-	srv := rpc.NewServer(mux.Listen(byteRPC), fl.handle, rpc.ServerConfig{MaxFrame: maxSize + frameOverhead})
+	mux, err := rpc.NewMux(ln, rpc.MuxConfig{})
+	require.NoError(t, err)
+	srv, err := rpc.NewServer(mux.Listen(byteRPC), fl.handle, rpc.ServerConfig{MaxFrame: maxSize + frameOverhead})
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = mux.Serve() }()
@@ -101,11 +102,8 @@ func (fl *fakeLeader) handle(ctx context.Context, method uint8, req []byte) ([]b
 
 func (fl *fakeLeader) handleBatch(ctx context.Context, req []byte) ([]byte, error) {
 	fl.mu.Lock()
-	unknown, gate := fl.unknownBatch, fl.gate
+	gate := fl.gate
 	fl.mu.Unlock()
-	if unknown {
-		return nil, rpc.Errorf(rpc.CodeUnknownMethod, "unknown method %d", methodApplyBatch)
-	}
 	m, err := decodeApplyBatchRequest(req, minMessageSize)
 	if err != nil {
 		return nil, err
@@ -143,7 +141,8 @@ func fakeOutcome(cmd string) batchItem {
 }
 
 func newTestForwarder(t *testing.T) *forwarder {
-	r := newRemote(nil, nil, minMessageSize, nil)
+	r, err := newRemote(nil, nil, minMessageSize, nil)
+	require.NoError(t, err)
 	f := newForwarder(r, minMessageSize)
 	t.Cleanup(func() {
 		_ = r.close()
@@ -325,25 +324,6 @@ func TestForwarderCancelInSharedBatch(t *testing.T) {
 	require.Equal(t, "r:stays", r.data)
 }
 
-// A leader that does not know the batch method gets single applies, and the
-// callers see no difference.
-func TestForwarderFallsBackForOldLeader(t *testing.T) {
-	fl := newFakeLeader(t, minMessageSize)
-	fl.unknownBatch = true
-	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
-	for i := range 3 {
-		data, err := f.apply(ctx, fl.addr, fmt.Appendf(nil, "ok:%d", i))
-		require.NoError(t, err)
-		require.Equal(t, fmt.Sprintf("r:%d", i), string(data))
-	}
-	_, err := f.apply(ctx, fl.addr, []byte("sm:old"))
-	var sme *StateMachineError
-	require.ErrorAs(t, err, &sme)
-	_, singles := fl.received()
-	require.Equal(t, []string{"ok:0", "ok:1", "ok:2", "sm:old"}, singles)
-}
-
 // Batches respect the byte budget and the count limit.
 func TestForwarderBatchLimits(t *testing.T) {
 	f := &forwarder{maxSize: minMessageSize, peers: make(map[string]*fwdPeer)}
@@ -357,7 +337,7 @@ func TestForwarderBatchLimits(t *testing.T) {
 		require.NotNil(t, b)
 		size := 0
 		for _, c := range b.calls {
-			size += len(c.cmd)
+			size += batchCmdSize(c.cmd)
 		}
 		require.LessOrEqual(t, batchRequestSize(len(b.calls), size), batchBudget(f.maxSize))
 		return len(b.calls)
@@ -367,9 +347,11 @@ func TestForwarderBatchLimits(t *testing.T) {
 	require.Equal(t, 1, take(make([]byte, minMessageSize), big))
 	var tiny [][]byte
 	for range maxBatchCount + 10 {
-		tiny = append(tiny, nil)
+		tiny = append(tiny, []byte("abc"))
 	}
-	require.Equal(t, 382, take(tiny...), "the byte budget counts each command's length")
+	// 1536 bytes of budget: the header, a 2-byte count and 383 commands
+	// of 4 bytes (a length and 3 bytes).
+	require.Equal(t, 383, take(tiny...), "the byte budget counts each command's length")
 	f.maxSize = DefaultMaxMessageSize
 	require.Equal(t, maxBatchCount, take(tiny...))
 }

@@ -98,7 +98,7 @@ func FuzzReadSnapshotHeader(f *testing.F) {
 
 func FuzzDecodeApplyBatchRequest(f *testing.F) {
 	f.Add(applyBatchRequest{header: header{forwarded: true}, cmds: [][]byte{[]byte("set:a=1"), {}, []byte("x")}}.encode())
-	f.Add([]byte{1, 0, 0, 0, 0})
+	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeApplyBatchRequest(b, fuzzMax)
 		if err != nil {
@@ -120,7 +120,7 @@ func FuzzDecodeBatchReply(f *testing.F) {
 		{kind: itemErr, code: codeNotLeader, payload: []byte("not the leader")},
 		{kind: itemDropped},
 	}}.encode())
-	f.Add([]byte{0, 0, 0, 1, 3})
+	f.Add([]byte{1, itemDropped})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeBatchReply(b, fuzzMax)
 		if err != nil {

@@ -29,8 +29,7 @@ type LogStore interface {
 // A data directory keeps the store it was created with: the first start
 // records the store's name in DataDir/logstore, and a later start with a
 // different store fails with [ErrLogStoreMismatch] rather than start on an
-// empty log beside the old one. A directory that has DataDir/raft.db and no
-// record (made before stores were recorded) holds "bolt".
+// empty log beside the old one.
 type LogStoreConfig struct {
 	// Name identifies the store's on-disk format; it is recorded in the data
 	// directory and compared on every start. Required when Open is set: 1 to
@@ -96,40 +95,34 @@ func checkLogStoreName(name string) error {
 	return nil
 }
 
-// recordedLogStore returns the name of the store dir holds: the recorded
-// one, "bolt" for a directory with raft.db and no record, or "" for a
-// directory that holds none yet. written reports whether the record exists.
-func recordedLogStore(dir string) (name string, written bool, err error) {
+// recordedLogStore returns the name of the store dir holds, or "" for a
+// directory without a record, which holds none yet (the record is written
+// as soon as a store has opened, before Raft writes to it).
+func recordedLogStore(dir string) (string, error) {
 	path := filepath.Join(dir, logStoreFile)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(dir, boltFile)); err == nil {
-			return defaultLogStoreName, false, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", false, fmt.Errorf("consensus: %w", err)
-		}
-		return "", false, nil
+		return "", nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("consensus: read log store record: %w", err)
+		return "", fmt.Errorf("consensus: read log store record: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxLogStoreLen+2))
 	if err != nil {
-		return "", false, fmt.Errorf("consensus: read log store record: %w", err)
+		return "", fmt.Errorf("consensus: read log store record: %w", err)
 	}
-	name = strings.TrimSuffix(string(b), "\n")
+	name := strings.TrimSuffix(string(b), "\n")
 	if err := checkLogStoreName(name); err != nil {
-		return "", false, fmt.Errorf("consensus: %s does not hold a log store name: %v; it should hold the name of the store the directory was created with (\"bolt\" for the default)", path, err)
+		return "", fmt.Errorf("consensus: %s does not hold a log store name: %v; it should hold the name of the store the directory was created with (\"bolt\" for the default)", path, err)
 	}
-	return name, true, nil
+	return name, nil
 }
 
-// checkLogStore returns the recorded store of dir and whether the record
-// must be written, or [ErrLogStoreMismatch] when dir holds another store
-// than want.
+// checkLogStore reports whether the record of dir must be written, or
+// returns [ErrLogStoreMismatch] when dir holds another store than want.
 func checkLogStore(dir string, want LogStoreConfig) (record bool, err error) {
-	have, written, err := recordedLogStore(dir)
+	have, err := recordedLogStore(dir)
 	if err != nil {
 		return false, err
 	}
@@ -139,7 +132,7 @@ func checkLogStore(dir string, want LogStoreConfig) (record bool, err error) {
 			"(remove the server from the group, start it on an empty DataDir with the new store, add it back)",
 			ErrLogStoreMismatch, dir, have, want.name())
 	}
-	return !written, nil
+	return have == "", nil
 }
 
 // writeLogStoreRecord records name in dir atomically: a temporary file,

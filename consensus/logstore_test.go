@@ -173,25 +173,6 @@ func requireMismatch(t *testing.T, err error, have, want string) {
 	require.Contains(t, msg, "fresh DataDir")
 }
 
-// A data directory from before stores were recorded (raft.db, no record)
-// holds bolt: it opens with the default store and gets the record, and a
-// custom store is refused.
-func TestLegacyDataDirIsBolt(t *testing.T) {
-	cfg := testConfig(t, "s", newKV())
-	startSolo(t, cfg)
-	require.NoError(t, os.Remove(filepath.Join(cfg.DataDir, logStoreFile)))
-
-	var cs countingStore
-	custom := cfg
-	custom.LogStore = cs.customBolt()
-	requireMismatch(t, reopen(t, custom), `"bolt"`, `"custom-bolt"`)
-	_, err := os.Stat(filepath.Join(cfg.DataDir, logStoreFile))
-	require.ErrorIs(t, err, os.ErrNotExist, "a refused start records nothing")
-
-	require.NoError(t, reopen(t, cfg))
-	require.Equal(t, "bolt\n", recorded(t, cfg.DataDir))
-}
-
 // A record that does not hold a store name stops the start with an error
 // naming the file.
 func TestLogStoreRecordCorrupt(t *testing.T) {

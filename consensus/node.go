@@ -145,7 +145,10 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		return err
 	}
 	n.addr = addr
-	n.mux = rpc.NewMux(ln, n.cfg.TLS.Server, n.logger)
+	n.mux, err = rpc.NewMux(ln, rpc.MuxConfig{TLS: n.cfg.TLS.Server, Logger: n.logger})
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
 	*undo = append(*undo, func() { _ = n.mux.Close() })
 	raftLn, rpcLn := n.mux.Listen(byteRaft), n.mux.Listen(byteRPC)
 	network, clientTLS := n.cfg.Network, n.cfg.TLS.Client
@@ -167,12 +170,18 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		MaxRPCsInFlight: 1,
 	})
 	*undo = append(*undo, func() { _ = n.trans.Close() })
-	n.server = rpc.NewServer(rpcLn, n.handle, rpc.ServerConfig{
+	n.server, err = rpc.NewServer(rpcLn, n.handle, rpc.ServerConfig{
 		MaxFrame: n.cfg.Tuning.MaxMessageSize + frameOverhead,
 		Logger:   n.logger,
 	})
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
 	*undo = append(*undo, func() { _ = n.server.Close() })
-	n.remote = newRemote(network, clientTLS, n.cfg.Tuning.MaxMessageSize, n.logger)
+	n.remote, err = newRemote(network, clientTLS, n.cfg.Tuning.MaxMessageSize, n.logger)
+	if err != nil {
+		return err
+	}
 	*undo = append(*undo, func() { _ = n.remote.close() })
 	n.fwd = newForwarder(n.remote, n.cfg.Tuning.MaxMessageSize)
 	*undo = append(*undo, n.fwd.close)

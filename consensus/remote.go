@@ -40,17 +40,20 @@ type remote struct {
 	maxSize int
 }
 
-func newRemote(network netx.Network, tlsConf *tls.Config, maxSize int, logger *slog.Logger) *remote {
+func newRemote(network netx.Network, tlsConf *tls.Config, maxSize int, logger *slog.Logger) (*remote, error) {
 	network = netx.OrReal(network)
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		return rpc.DialByte(ctx, network.Dial, addr, byteRPC, tlsConf)
 	}
-	c := rpc.NewClient(dial, rpc.ClientConfig{
+	c, err := rpc.NewClient(dial, rpc.ClientConfig{
 		MaxFrame:     maxSize + frameOverhead,
 		ConnsPerAddr: rpc.DefaultConnsPerAddr,
 		Logger:       logger,
 	})
-	return &remote{client: c, maxSize: maxSize}
+	if err != nil {
+		return nil, fmt.Errorf("consensus: %w", err)
+	}
+	return &remote{client: c, maxSize: maxSize}, nil
 }
 
 func (r *remote) close() error { return r.client.Close() }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/conclave-go/conclave/internal/rpc"
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 // handle serves Conclave's RPC on this node. Requests from clients may be
@@ -78,7 +79,8 @@ func (n *Node) handleApplyBatch(ctx context.Context, req []byte) ([]byte, error)
 // outcome that no longer fits the reply's budget becomes itemDropped (the
 // caller learns that the outcome is unknown).
 func (n *Node) batchReply(outs []batchOutcome) batchReply {
-	room := batchBudget(n.cfg.Tuning.MaxMessageSize) - batchCountSize - len(outs) // one byte per item is reserved
+	// One byte per item (its kind) is reserved.
+	room := batchBudget(n.cfg.Tuning.MaxMessageSize) - wire.UvarintSize(uint64(len(outs))) - len(outs)
 	items := make([]batchItem, len(outs))
 	for i, o := range outs {
 		it := n.batchItem(o)

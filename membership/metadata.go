@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 // ProtocolVersion is the membership protocol version this package speaks and
@@ -32,7 +33,7 @@ const metaVersion = 1
 
 // nodeMeta is what a node advertises about itself in gossip.
 //
-// Encoding (version 1):
+// Encoding (version 1), with internal/wire:
 //
 //	byte     version (1)
 //	byte     role
@@ -66,11 +67,11 @@ func (nm nodeMeta) encode() ([]byte, error) {
 		flags |= flagLeaving
 	}
 	buf = append(buf, metaVersion, byte(nm.Role), nm.Protocol, flags)
-	buf = appendString(buf, nm.RPCAddr)
-	buf = binary.AppendUvarint(buf, uint64(len(keys)))
+	buf = wire.AppendString(buf, nm.RPCAddr)
+	buf = wire.AppendUvarint(buf, uint64(len(keys)))
 	for _, k := range keys {
-		buf = appendString(buf, k)
-		buf = appendString(buf, nm.Tags[k])
+		buf = wire.AppendString(buf, k)
+		buf = wire.AppendString(buf, nm.Tags[k])
 	}
 	if len(buf) > MetaMaxSize {
 		return nil, fmt.Errorf("%w: %d bytes for role, RPC address and %d tags, limit %d",
@@ -79,133 +80,68 @@ func (nm nodeMeta) encode() ([]byte, error) {
 	return buf, nil
 }
 
-func appendString(buf []byte, s string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(s)))
-	return append(buf, s...)
-}
-
 // decodeMeta parses and validates metadata received from the network. It
 // never panics and allocates at most in proportion to len(b).
 func decodeMeta(b []byte) (nodeMeta, error) {
 	if len(b) > MetaMaxSize {
 		return nodeMeta{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBadMeta, len(b), MetaMaxSize)
 	}
-	d := metaDecoder{buf: b}
-	version := d.byte()
-	role := Role(d.byte())
-	nm := nodeMeta{Role: role, Protocol: d.byte()}
-	flags := d.byte()
+	d := wire.NewDecoder(b, ErrBadMeta)
+	version := d.Uint8("version")
+	nm := nodeMeta{Role: Role(d.Uint8("role")), Protocol: d.Uint8("protocol version")}
+	flags := d.Uint8("flags")
 	nm.Leaving = flags&flagLeaving != 0
 	switch {
-	case d.err != nil:
-		return nodeMeta{}, d.err
 	case version == 0:
-		return nodeMeta{}, fmt.Errorf("%w: version 0", ErrBadMeta)
-	case !role.valid():
-		return nodeMeta{}, fmt.Errorf("%w: unknown role %d", ErrBadMeta, role)
+		d.Failf("version 0")
+	case !nm.Role.valid():
+		d.Failf("unknown role %d", nm.Role)
 	case nm.Protocol == 0:
-		return nodeMeta{}, fmt.Errorf("%w: protocol version 0", ErrBadMeta)
+		d.Failf("protocol version 0")
 	case version == metaVersion && flags&^flagLeaving != 0:
-		return nodeMeta{}, fmt.Errorf("%w: unknown flags %#x", ErrBadMeta, flags)
+		d.Failf("unknown flags %#x", flags)
 	}
-	nm.RPCAddr = d.string()
-	nm.Tags = d.tags()
-	if d.err != nil {
-		return nodeMeta{}, d.err
-	}
-	if nm.RPCAddr != "" {
+	nm.RPCAddr = readString(&d, "RPC address")
+	if nm.RPCAddr != "" && d.Err() == nil {
 		if _, _, err := net.SplitHostPort(nm.RPCAddr); err != nil {
-			return nodeMeta{}, fmt.Errorf("%w: RPC address %q: %v", ErrBadMeta, nm.RPCAddr, err)
+			d.Failf("RPC address %q: %v", nm.RPCAddr, err)
 		}
 	}
-	if version == metaVersion && len(d.buf) != 0 {
-		return nodeMeta{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMeta, len(d.buf))
+	nm.Tags = readTags(&d)
+	err := d.Err()
+	if version == metaVersion {
+		err = d.Finish() // later versions append fields
+	}
+	if err != nil {
+		return nodeMeta{}, err
 	}
 	return nm, nil
 }
 
-// metaDecoder reads from buf, recording the first error; after an error
-// every read returns a zero value.
-type metaDecoder struct {
-	buf []byte
-	err error
-}
-
-func (d *metaDecoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrBadMeta}, args...)...)
-	}
-}
-
-func (d *metaDecoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.buf) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.buf[0]
-	d.buf = d.buf[1:]
-	return v
-}
-
-func (d *metaDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.buf)
-	if n <= 0 {
-		d.fail("bad length")
-		return 0
-	}
-	var tmp [binary.MaxVarintLen64]byte
-	if n != binary.PutUvarint(tmp[:], v) {
-		d.fail("length not minimally encoded")
-		return 0
-	}
-	d.buf = d.buf[n:]
-	return v
-}
-
-func (d *metaDecoder) string() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.buf)) {
-		d.fail("length %d exceeds the %d remaining bytes", n, len(d.buf))
-		return ""
-	}
-	s := string(d.buf[:n])
-	d.buf = d.buf[n:]
+// readString reads a string, which must be valid UTF-8.
+func readString(d *wire.Decoder, what string) string {
+	s := d.String(what, MetaMaxSize)
 	if !utf8.ValidString(s) {
-		d.fail("invalid UTF-8")
-		return ""
+		d.Failf("%s: invalid UTF-8", what)
 	}
 	return s
 }
 
-func (d *metaDecoder) tags() map[string]string {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
+// readTags reads the tags: a count, then each key and value, keys non-empty
+// and strictly increasing.
+func readTags(d *wire.Decoder) map[string]string {
 	// Each tag takes at least three bytes: two lengths and a non-empty key.
-	if n > uint64(len(d.buf))/3 {
-		d.fail("%d tags cannot fit in %d bytes", n, len(d.buf))
-		return nil
-	}
+	n := d.Count("tags", MetaMaxSize, 3)
 	tags := make(map[string]string, n)
 	prev := ""
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		k, v := d.string(), d.string()
+	for i := 0; i < n && d.Err() == nil; i++ {
+		k, v := readString(d, "tag key"), readString(d, "tag value")
 		switch {
-		case d.err != nil:
+		case d.Err() != nil:
 		case k == "":
-			d.fail("empty tag key")
+			d.Failf("empty tag key")
 		case i > 0 && strings.Compare(k, prev) <= 0:
-			d.fail("tag keys not in strictly increasing order at %q", k)
+			d.Failf("tag keys not in strictly increasing order at %q", k)
 		default:
 			tags[k] = v
 			prev = k

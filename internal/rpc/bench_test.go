@@ -16,10 +16,10 @@ func BenchmarkCall(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			srv := NewServer(ln, echo, ServerConfig{})
+			srv := mustServer(b, ln, echo, ServerConfig{})
 			go func() { _ = srv.Serve() }()
 			defer srv.Close()
-			c := NewClient(plainDial, ClientConfig{})
+			c := mustClient(b, plainDial, ClientConfig{})
 			defer c.Close()
 			addr, req := ln.Addr().String(), make([]byte, 64)
 			ctx := context.Background()

@@ -17,10 +17,9 @@ import (
 // concurrent calls (one writer, one reader matching replies to requests by
 // id). A broken connection fails its calls and is replaced on a later Call.
 type Client struct {
-	dial   func(ctx context.Context, addr string) (net.Conn, error)
-	cfg    ClientConfig
-	log    *slog.Logger
-	cfgErr error // reported by every Call
+	dial func(ctx context.Context, addr string) (net.Conn, error)
+	cfg  ClientConfig
+	log  *slog.Logger
 
 	ctx    context.Context // parent of every dial; cancelled by Close
 	cancel context.CancelFunc
@@ -36,11 +35,17 @@ type Client struct {
 
 // NewClient returns a client opening connections with dial, which must
 // return a connection ready for frames (for a mux, one built on [DialByte])
-// and honour ctx. An invalid cfg (see [ClientConfig.Validate]) or a nil dial
-// is reported by every Call.
-func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), cfg ClientConfig) *Client {
+// and honour ctx, or an error when dial is nil or cfg is invalid (see
+// [ClientConfig.Validate]).
+func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), cfg ClientConfig) (*Client, error) {
+	if dial == nil {
+		return nil, errors.New("rpc: NewClient: dial is nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{
+	return &Client{
 		dial:       dial,
 		cfg:        cfg.withDefaults(),
 		log:        logadapt.OrDiscard(cfg.Logger),
@@ -48,13 +53,7 @@ func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), cf
 		cancel:     cancel,
 		pools:      make(map[string][]*clientConn),
 		dialFailed: make(map[string]time.Time),
-	}
-	if dial == nil {
-		c.cfgErr = errors.New("rpc: NewClient: dial is nil")
-	} else {
-		c.cfgErr = cfg.Validate()
-	}
-	return c
+	}, nil
 }
 
 // Call sends req to method at addr and waits for the reply or for ctx to
@@ -69,9 +68,6 @@ func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), cf
 // was closed ([ErrClosed]) — leaves the outcome unknown. A request that lost
 // its connection before being written is retried once on a fresh one.
 func (c *Client) Call(ctx context.Context, addr string, method uint8, req []byte) ([]byte, error) {
-	if c.cfgErr != nil {
-		return nil, notSent(c.cfgErr)
-	}
 	if len(req) > c.cfg.MaxFrame {
 		return nil, notSent(fmt.Errorf("%w: request of %d bytes, limit %d", ErrFrameTooLarge, len(req), c.cfg.MaxFrame))
 	}

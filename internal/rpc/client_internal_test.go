@@ -86,7 +86,7 @@ func queueCall(t *testing.T, c *Client, cc *clientConn, ctx context.Context, que
 func TestNotSentWhileQueuedBehindTheWriter(t *testing.T) {
 	d := &pipeDialer{}
 	defer d.closePeers()
-	c := NewClient(d.dial, ClientConfig{ConnsPerAddr: 1})
+	c := mustClient(t, d.dial, ClientConfig{ConnsPerAddr: 1})
 	defer c.Close()
 	cc, first := startStuckCall(t, c)
 
@@ -109,7 +109,7 @@ func TestNotSentWhileQueuedBehindTheWriter(t *testing.T) {
 
 func TestNotSentWhenConnectionBreaksBeforeWriting(t *testing.T) {
 	d := &pipeDialer{}
-	c := NewClient(d.dial, ClientConfig{ConnsPerAddr: 1})
+	c := mustClient(t, d.dial, ClientConfig{ConnsPerAddr: 1})
 	defer c.Close()
 	cc, first := startStuckCall(t, c)
 	queued := queueCall(t, c, cc, testCtx(t), 1)

@@ -6,19 +6,20 @@
 //
 // # Usage
 //
-// Serve two protocols on one listener:
+// Constructors return an invalid configuration as an error. Serve two
+// protocols on one listener:
 //
 //	ln, _ := netx.Real().Listen("tcp", addr)
 //	serverTLS, clientTLS, err := rpc.MutualTLS(caPEM, certPEM, keyPEM, "server.conclave")
-//	mux := rpc.NewMux(ln, serverTLS, logger)   // nil TLS config: plaintext
-//	raftLn := mux.Listen(byteRaft)             // register before Serve
+//	mux, err := rpc.NewMux(ln, rpc.MuxConfig{TLS: serverTLS, Logger: logger}) // nil TLS: plaintext
+//	raftLn := mux.Listen(byteRaft) // register before Serve
 //	rpcLn := mux.Listen(byteRPC)
 //	go mux.Serve()
 //	defer mux.Close()
 //
 // Answer requests; handlers run concurrently and honour ctx:
 //
-//	srv := rpc.NewServer(rpcLn, func(ctx context.Context, method uint8, req []byte) ([]byte, error) {
+//	srv, err := rpc.NewServer(rpcLn, func(ctx context.Context, method uint8, req []byte) ([]byte, error) {
 //		switch method {
 //		case methodApply:
 //			return apply(ctx, req)
@@ -30,7 +31,7 @@
 //
 // Call from another node; concurrent calls share pooled connections:
 //
-//	client := rpc.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
+//	client, err := rpc.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
 //		return rpc.DialByte(ctx, network.Dial, addr, byteRPC, clientTLS)
 //	}, rpc.ClientConfig{Logger: logger})
 //	defer client.Close()

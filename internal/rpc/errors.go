@@ -16,7 +16,7 @@ var (
 	// certainly never left this process: the dial failed, ctx was done before
 	// the frame was handed to the connection, the connection broke before its
 	// writer took the request, the client was closed first, or the request was
-	// refused locally (too large, invalid configuration). Such a call is safe
+	// refused locally (too large). Such a call is safe
 	// to retry. Every failure after the writer took the request is ambiguous
 	// (the server may have executed it) and never matches ErrNotSent.
 	ErrNotSent = errors.New("rpc: request not sent")

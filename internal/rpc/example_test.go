@@ -16,26 +16,35 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	mux := rpc.NewMux(ln, nil, nil) // pass a *tls.Config from rpc.MutualTLS for mutual TLS
-	streams := mux.Listen('S')      // e.g. Raft's stream layer
+	mux, err := rpc.NewMux(ln, rpc.MuxConfig{}) // set TLS to a config from rpc.MutualTLS for mutual TLS
+	if err != nil {
+		panic(err)
+	}
+	streams := mux.Listen('S') // e.g. Raft's stream layer
 	rpcLn := mux.Listen('R')
 	go func() { _ = mux.Serve() }()
 	defer mux.Close()
 	_ = streams
 
 	const methodUpper = 1
-	srv := rpc.NewServer(rpcLn, func(ctx context.Context, method uint8, req []byte) ([]byte, error) {
+	srv, err := rpc.NewServer(rpcLn, func(ctx context.Context, method uint8, req []byte) ([]byte, error) {
 		if method != methodUpper {
 			return nil, rpc.Errorf(rpc.CodeUnknownMethod, "no method %d", method)
 		}
 		return []byte(strings.ToUpper(string(req))), nil
 	}, rpc.ServerConfig{})
+	if err != nil {
+		panic(err)
+	}
 	go func() { _ = srv.Serve() }()
 	defer srv.Close()
 
-	client := rpc.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
+	client, err := rpc.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
 		return rpc.DialByte(ctx, nil, addr, 'R', nil)
 	}, rpc.ClientConfig{})
+	if err != nil {
+		panic(err)
+	}
 	defer client.Close()
 
 	resp, err := client.Call(context.Background(), mux.Addr().String(), methodUpper, []byte("hello"))

@@ -108,7 +108,7 @@ func startServer(t *testing.T, h Handler, cfg ServerConfig) *testServer {
 	logger, logs := newTestLogger(t)
 	cfg.Logger = logger
 	ln := &trackingListener{Listener: listenLocal(t)}
-	ts := &testServer{srv: NewServer(ln, h, cfg), ln: ln, addr: ln.Addr().String(), logs: logs, errc: make(chan error, 1)}
+	ts := &testServer{srv: mustServer(t, ln, h, cfg), ln: ln, addr: ln.Addr().String(), logs: logs, errc: make(chan error, 1)}
 	go func() { ts.errc <- ts.srv.Serve() }()
 	t.Cleanup(func() { ts.stop(t) })
 	return ts
@@ -138,9 +138,23 @@ func newTestClient(t *testing.T, cfg ClientConfig) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger, _ = newTestLogger(t)
 	}
-	c := NewClient(plainDial, cfg)
+	c := mustClient(t, plainDial, cfg)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	return c
+}
+
+func mustClient(t testing.TB, dial func(context.Context, string) (net.Conn, error), cfg ClientConfig) *Client {
+	t.Helper()
+	c, err := NewClient(dial, cfg)
+	require.NoError(t, err)
+	return c
+}
+
+func mustServer(t testing.TB, ln net.Listener, h Handler, cfg ServerConfig) *Server {
+	t.Helper()
+	srv, err := NewServer(ln, h, cfg)
+	require.NoError(t, err)
+	return srv
 }
 
 func echo(_ context.Context, _ uint8, req []byte) ([]byte, error) { return req, nil }

@@ -19,55 +19,38 @@ import (
 // config); the mux hands the connection, with that byte consumed, to the
 // listener registered for it with [Mux.Listen].
 type Mux struct {
-	ln     net.Listener
-	cfg    MuxConfig
-	log    *slog.Logger
-	cfgErr error // reported by Serve
+	cfg  MuxConfig
+	log  *slog.Logger
+	loop *acceptLoop
 
 	ctx    context.Context // cancelled by Close; aborts handshakes
 	cancel context.CancelFunc
 	done   chan struct{} // closed by Close
 
-	mu        sync.Mutex // guards the fields below
-	subs      map[byte]*subListener
-	pending   map[net.Conn]struct{} // accepted, not yet handed off
-	closed    bool
-	serving   bool
-	serveDone chan struct{} // closed when Serve's loop has returned
+	mu      sync.Mutex // guards the fields below
+	subs    map[byte]*subListener
+	pending map[net.Conn]struct{} // accepted, not yet handed off
+	closed  bool
 
 	wg        sync.WaitGroup // route goroutines
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// NewMux returns a mux over ln with default limits. tlsConf, when non-nil,
-// is the server-side TLS config (mutual TLS when its ClientAuth requires
-// client certificates); logger may be nil.
-func NewMux(ln net.Listener, tlsConf *tls.Config, logger *slog.Logger) *Mux {
-	m, err := NewMuxWithConfig(ln, MuxConfig{TLS: tlsConf, Logger: logger})
-	if err != nil {
-		m = newMux(ln, MuxConfig{Logger: logger})
-		m.cfgErr = err
-	}
-	return m
-}
-
-// NewMuxWithConfig returns a mux over ln configured by cfg, or an error
-// naming the invalid field.
-func NewMuxWithConfig(ln net.Listener, cfg MuxConfig) (*Mux, error) {
+// NewMux returns a mux over ln, or an error when ln is nil or cfg is
+// invalid (see [MuxConfig.Validate]); ln then stays the caller's to close.
+// cfg.TLS, when set, is the server-side TLS config (mutual TLS when its
+// ClientAuth requires client certificates). Nothing runs until Serve.
+func NewMux(ln net.Listener, cfg MuxConfig) (*Mux, error) {
 	if ln == nil {
 		return nil, errors.New("rpc: NewMux: listener is nil")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return newMux(ln, cfg.withDefaults()), nil
-}
-
-func newMux(ln net.Listener, cfg MuxConfig) *Mux {
+	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Mux{
-		ln:      ln,
+	m := &Mux{
 		cfg:     cfg,
 		log:     logadapt.OrDiscard(cfg.Logger),
 		ctx:     ctx,
@@ -76,15 +59,12 @@ func newMux(ln net.Listener, cfg MuxConfig) *Mux {
 		subs:    make(map[byte]*subListener),
 		pending: make(map[net.Conn]struct{}),
 	}
+	m.loop = newAcceptLoop("mux", ln, m.log, m.accepted)
+	return m, nil
 }
 
 // Addr returns the address of the underlying listener.
-func (m *Mux) Addr() net.Addr {
-	if m.ln == nil {
-		return nil
-	}
-	return m.ln.Addr()
-}
+func (m *Mux) Addr() net.Addr { return m.loop.ln.Addr() }
 
 // Listen returns the listener for connections whose first byte is b. Call
 // it before Serve so that no early connection is refused. Its Addr is the
@@ -114,47 +94,7 @@ func (m *Mux) Listen(b byte) net.Listener {
 // Serve accepts connections until Close is called (then it returns nil) or
 // the listener fails for good (then it returns that error). Each connection
 // is handshaken and routed on its own goroutine.
-func (m *Mux) Serve() error {
-	if m.cfgErr != nil {
-		return m.cfgErr
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil
-	}
-	if m.serving {
-		m.mu.Unlock()
-		return errors.New("rpc: Mux.Serve called twice")
-	}
-	m.serving = true
-	m.serveDone = make(chan struct{})
-	defer close(m.serveDone)
-	m.mu.Unlock()
-
-	var backoff time.Duration
-	for {
-		conn, err := m.ln.Accept()
-		if err != nil {
-			if m.isClosed() {
-				return nil
-			}
-			if !isTemporary(err) {
-				return fmt.Errorf("rpc: mux accept: %w", err)
-			}
-			backoff = nextBackoff(backoff)
-			m.log.Warn("rpc: mux accept failed, retrying", "err", err, "backoff", backoff)
-			if !m.sleep(backoff) {
-				return nil
-			}
-			continue
-		}
-		backoff = 0
-		if m.track(conn) {
-			go m.route(conn)
-		}
-	}
-}
+func (m *Mux) Serve() error { return m.loop.serve() }
 
 // Close closes the listener, every protocol listener and every connection
 // not yet handed off, then waits for the mux's goroutines and for Serve to
@@ -162,29 +102,21 @@ func (m *Mux) Serve() error {
 // their acceptor and stay open. Close is idempotent.
 func (m *Mux) Close() error {
 	m.closeOnce.Do(func() {
+		m.closeErr = m.loop.close() // no connection is accepted after it
 		m.mu.Lock()
 		m.closed = true
 		pending := make([]net.Conn, 0, len(m.pending))
 		for c := range m.pending {
 			pending = append(pending, c)
 		}
-		serveDone := m.serveDone
 		m.mu.Unlock()
 
 		close(m.done)
 		m.cancel()
-		if m.ln != nil {
-			if err := m.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				m.closeErr = err
-			}
-		}
 		for _, c := range pending {
 			_ = c.Close()
 		}
 		m.wg.Wait()
-		if serveDone != nil {
-			<-serveDone
-		}
 	})
 	return m.closeErr
 }
@@ -195,15 +127,10 @@ func (m *Mux) isClosed() bool {
 	return m.closed
 }
 
-// sleep waits for d or until Close; it reports false on Close.
-func (m *Mux) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-m.done:
-		return false
+// accepted routes conn on its own goroutine.
+func (m *Mux) accepted(conn net.Conn) {
+	if m.track(conn) {
+		go m.route(conn)
 	}
 }
 
@@ -386,18 +313,4 @@ func remoteAddr(c net.Conn) string {
 		return a.String()
 	}
 	return ""
-}
-
-// isTemporary reports whether an Accept error is worth retrying.
-func isTemporary(err error) bool {
-	var te interface{ Temporary() bool }
-	return errors.As(err, &te) && te.Temporary()
-}
-
-func nextBackoff(d time.Duration) time.Duration {
-	const first, most = 5 * time.Millisecond, time.Second
-	if d == 0 {
-		return first
-	}
-	return min(2*d, most)
 }

@@ -27,7 +27,7 @@ func startMux(t *testing.T, cfg MuxConfig, bytes ...byte) (*testMux, map[byte]ne
 	t.Helper()
 	logger, logs := newTestLogger(t)
 	cfg.Logger = logger
-	m, err := NewMuxWithConfig(listenLocal(t), cfg)
+	m, err := NewMux(listenLocal(t), cfg)
 	require.NoError(t, err)
 	subs := make(map[byte]net.Listener)
 	for _, b := range bytes {
@@ -246,12 +246,18 @@ func TestMuxMaxPending(t *testing.T) {
 }
 
 func TestMuxConfigValidation(t *testing.T) {
-	_, err := NewMuxWithConfig(listenLocal(t), MuxConfig{HeaderTimeout: -1})
-	require.ErrorContains(t, err, "MuxConfig.HeaderTimeout")
-	_, err = NewMuxWithConfig(listenLocal(t), MuxConfig{MaxPending: -1})
-	require.ErrorContains(t, err, "MuxConfig.MaxPending")
-	_, err = NewMuxWithConfig(nil, MuxConfig{})
-	require.Error(t, err)
+	for cfg, want := range map[*MuxConfig]string{
+		{HeaderTimeout: -1}: "MuxConfig.HeaderTimeout",
+		{MaxPending: -1}:    "MuxConfig.MaxPending",
+	} {
+		ln := listenLocal(t)
+		m, err := NewMux(ln, *cfg)
+		require.ErrorContains(t, err, want)
+		require.Nil(t, m)
+		require.NoError(t, ln.Close(), "a refused listener stays the caller's")
+	}
+	_, err := NewMux(nil, MuxConfig{})
+	require.ErrorContains(t, err, "listener is nil")
 	require.NoError(t, DefaultMuxConfig().Validate())
 }
 

@@ -70,7 +70,7 @@ func TestCallRoundTripThroughMux(t *testing.T) {
 	fx := newTLSFixture(t)
 	m, subs := startMux(t, MuxConfig{TLS: fx.server}, 'R', 'X')
 	serveGreeting(t, subs['X'], "X:")
-	srv := NewServer(subs['R'], echo, ServerConfig{})
+	srv := mustServer(t, subs['R'], echo, ServerConfig{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	defer func() {
@@ -276,7 +276,7 @@ func TestDialFailureIsNotSent(t *testing.T) {
 	var opErr *net.OpError
 	require.ErrorAs(t, err, &opErr, "the dial error is kept")
 
-	failing := NewClient(func(context.Context, string) (net.Conn, error) {
+	failing := mustClient(t, func(context.Context, string) (net.Conn, error) {
 		return nil, errors.New("no route")
 	}, ClientConfig{})
 	defer failing.Close()
@@ -334,7 +334,7 @@ func TestContextEndsCall(t *testing.T) {
 func TestClientCloseFailsPendingCalls(t *testing.T) {
 	b := newBlocker()
 	ts := startServer(t, b.handle, ServerConfig{})
-	c := NewClient(plainDial, ClientConfig{})
+	c := mustClient(t, plainDial, ClientConfig{})
 	res := make(chan error, 1)
 	go func() {
 		_, err := c.Call(testCtx(t), ts.addr, methodSlow, nil)
@@ -427,30 +427,38 @@ func TestServerRejectsNonRequestFrames(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return ts.logs.contains("client sent a response frame") })
 }
 
-func TestConfigErrorsAreReported(t *testing.T) {
-	srv := NewServer(listenLocal(t), echo, ServerConfig{MaxInFlight: -1})
-	require.ErrorContains(t, srv.Serve(), "ServerConfig.MaxInFlight")
-	require.NoError(t, srv.Close())
-	srv = NewServer(listenLocal(t), echo, ServerConfig{MaxFrame: MaxFrameLimit + 1})
-	require.ErrorContains(t, srv.Serve(), "ServerConfig.MaxFrame")
-	require.NoError(t, srv.Close())
-	srv = NewServer(listenLocal(t), nil, ServerConfig{})
-	require.ErrorContains(t, srv.Serve(), "handler is nil")
-	require.NoError(t, srv.Close())
+func TestConstructorsReturnConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		h    Handler
+		cfg  ServerConfig
+		want string
+	}{
+		{echo, ServerConfig{MaxInFlight: -1}, "ServerConfig.MaxInFlight"},
+		{echo, ServerConfig{MaxFrame: MaxFrameLimit + 1}, "ServerConfig.MaxFrame"},
+		{nil, ServerConfig{}, "handler is nil"},
+	} {
+		ln := listenLocal(t)
+		srv, err := NewServer(ln, c.h, c.cfg)
+		require.ErrorContains(t, err, c.want)
+		require.Nil(t, srv)
+		require.NoError(t, ln.Close(), "a refused listener stays the caller's")
+	}
+	_, err := NewServer(nil, echo, ServerConfig{})
+	require.ErrorContains(t, err, "listener is nil")
 
 	for _, cfg := range []ClientConfig{{ConnsPerAddr: -1}, {MaxFrame: -1}, {DialTimeout: -1}} {
-		c := NewClient(plainDial, cfg)
-		_, err := c.Call(testCtx(t), "127.0.0.1:1", methodEcho, nil)
-		require.ErrorIs(t, err, ErrNotSent)
+		c, err := NewClient(plainDial, cfg)
 		require.ErrorContains(t, err, "ClientConfig.")
-		require.NoError(t, c.Close())
+		require.Nil(t, c)
 	}
+	_, err = NewClient(nil, ClientConfig{})
+	require.ErrorContains(t, err, "dial is nil")
 	require.NoError(t, DefaultServerConfig().Validate())
 	require.NoError(t, DefaultClientConfig().Validate())
 }
 
 func TestServerCloseWithoutServe(t *testing.T) {
-	srv := NewServer(listenLocal(t), echo, ServerConfig{})
+	srv := mustServer(t, listenLocal(t), echo, ServerConfig{})
 	require.NoError(t, srv.Close())
 	require.NoError(t, srv.Serve(), "Serve after Close returns at once")
 }

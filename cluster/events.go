@@ -126,10 +126,10 @@ func (n *Node) Subscribe(size int) (*Subscription, error) {
 	msub := mem.Subscribe(size)
 	s.below = append(s.below, msub)
 	var lead <-chan consensus.LeaderInfo
-	var watch *consensus.LeaderWatch
+	var watch *consensus.LeaderSubscription
 	if n.cons != nil {
-		watch = n.cons.WatchLeader(size)
-		lead = watch.C()
+		watch = n.cons.SubscribeLeader(size)
+		lead = watch.Events()
 		s.below = append(s.below, watch)
 	}
 	n.wg.Add(1)

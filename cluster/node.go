@@ -194,13 +194,13 @@ func (n *Node) startParts(ctx context.Context) error {
 func (n *Node) startServerLoops() {
 	rec := newReconciler(n)
 	sub := n.mem.Subscribe(256)
-	watch := n.cons.WatchLeader(16)
+	lead := n.cons.SubscribeLeader(16)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		defer sub.Close()
-		defer watch.Close()
-		rec.run(n.ctx, sub, watch)
+		defer lead.Close()
+		rec.run(n.ctx, sub, lead)
 	}()
 }
 

@@ -50,7 +50,7 @@ func newReconciler(n *Node) *reconciler {
 
 // run reconciles on every membership event, every leader change and every
 // ReconcileInterval, until ctx ends.
-func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watch *consensus.LeaderWatch) {
+func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, lead *consensus.LeaderSubscription) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
 	for {
@@ -59,7 +59,7 @@ func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watc
 		case <-ctx.Done():
 			return
 		case <-sub.Events():
-		case <-watch.C():
+		case <-lead.Events():
 		case <-ticker.C:
 		}
 	}

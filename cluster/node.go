@@ -27,6 +27,7 @@ type Node struct {
 	cons   *consensus.Node   // nil on a client
 	client *consensus.Client // nil on a server
 	routes *router
+	events *eventHub
 
 	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
 
@@ -59,6 +60,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:    cfg,
 		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.NodeName),
+		events: &eventHub{},
 	}
 	if cfg.Consensus != nil {
 		sc := cfg.Consensus.withDefaults(cfg.Profile)
@@ -159,6 +161,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	if err := n.startParts(ctx); err != nil {
 		n.closeParts()
+		n.events.close()
 		n.state = stateClosed
 		return err
 	}
@@ -171,10 +174,12 @@ func (n *Node) Start(ctx context.Context) error {
 
 func (n *Node) startParts(ctx context.Context) error {
 	rpcAddr := ""
+	var leaders *consensus.LeaderSubscription
 	if n.cons != nil {
 		for _, fn := range n.onLead {
 			n.cons.OnLeader(fn)
 		}
+		leaders = n.cons.SubscribeLeader(0) // before Start: the first leader
 		if err := n.cons.Start(ctx); err != nil {
 			return fmt.Errorf("cluster: start consensus: %w", err)
 		}
@@ -185,6 +190,7 @@ func (n *Node) startParts(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.mem = mem
+	n.events.follow(mem.Subscribe(0), leaders) // before Start: the first joins
 	if err := mem.Start(ctx); err != nil {
 		return fmt.Errorf("cluster: start membership: %w", err)
 	}
@@ -193,14 +199,13 @@ func (n *Node) startParts(ctx context.Context) error {
 
 func (n *Node) startServerLoops() {
 	rec := newReconciler(n)
-	sub := n.mem.Subscribe(256)
-	lead := n.cons.SubscribeLeader(16)
+	// Every membership and leader event wakes the reconciler.
+	wake := n.events.subs.Subscribe(256)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Close()
-		defer lead.Close()
-		rec.run(n.ctx, sub, lead)
+		defer wake.Close()
+		rec.run(n.ctx, wake.Events())
 	}()
 }
 
@@ -218,7 +223,9 @@ func (n *Node) Close() error {
 	n.state = stateClosed
 	n.mu.Unlock()
 	n.stopLoops()
-	return n.closeParts()
+	err := n.closeParts()
+	n.events.close()
+	return err
 }
 
 // stopLoops stops the node's own goroutines and waits for them.

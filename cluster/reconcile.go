@@ -49,8 +49,8 @@ func newReconciler(n *Node) *reconciler {
 }
 
 // run reconciles on every membership event, every leader change and every
-// ReconcileInterval, until ctx ends.
-func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, lead *consensus.LeaderSubscription) {
+// ReconcileInterval, until ctx ends or events is closed.
+func (r *reconciler) run(ctx context.Context, events <-chan Event) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
 	for {
@@ -58,8 +58,10 @@ func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, lead
 		select {
 		case <-ctx.Done():
 			return
-		case <-sub.Events():
-		case <-lead.Events():
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
 		case <-ticker.C:
 		}
 	}

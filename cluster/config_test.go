@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/stretchr/testify/require"
 )
@@ -49,10 +50,10 @@ func TestNewCopiesConfigAndStartsNothing(t *testing.T) {
 	cfg.Tags["zone"] = "changed"
 	require.Equal(t, "a", n.cfg.Tags["zone"])
 	require.Nil(t, n.Members(), "nothing runs before Start")
-	_, err = n.Apply(ctxT(t, time.Second), []byte("set a b"))
+	_, err = n.Apply(testkit.Context(t, time.Second), []byte("set a b"))
 	require.ErrorIs(t, err, ErrNotStarted)
 	require.NoError(t, n.Close())
-	require.ErrorIs(t, n.Start(ctxT(t, time.Second)), ErrClosed)
+	require.ErrorIs(t, n.Start(testkit.Context(t, time.Second)), ErrClosed)
 	require.NoError(t, n.Close(), "Close is idempotent")
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -18,7 +19,7 @@ func TestSubscribeMergesMemberAndLeaderEvents(t *testing.T) {
 
 	client := startNode(t, Config{
 		NodeName: "c0", GossipAddr: "127.0.0.1:0", Profile: ProfileLocal,
-		Seeds: []string{first.Local().Address()}, Logger: testLogger(t),
+		Seeds: []string{first.Local().Address()}, Logger: testkit.Logger(t),
 	})
 	var sawJoin, sawLeader, sawUpdate bool
 	deadline := time.After(20 * time.Second)
@@ -41,8 +42,8 @@ func TestSubscribeMergesMemberAndLeaderEvents(t *testing.T) {
 		}
 	}
 
-	require.NoError(t, client.Leave(ctxT(t, 10*time.Second)))
-	waitFor(t, 10*time.Second, func() bool {
+	require.NoError(t, client.Leave(testkit.Context(t, 10*time.Second)))
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		for {
 			select {
 			case ev := <-sub.Events():
@@ -69,7 +70,7 @@ func TestSubscribeCountsDropsWhenNobodyReads(t *testing.T) {
 	for i := range 3 {
 		require.NoError(t, nodes[i%3].SetTags(map[string]string{"round": string(rune('a' + i))}))
 	}
-	waitFor(t, 10*time.Second, func() bool { return sub.Dropped() > 0 }, "drops counted")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return sub.Dropped() > 0 }, "drops counted")
 	require.Len(t, nodes[0].Members(), 3, "Members stays the truth to resync from")
 }
 
@@ -83,7 +84,7 @@ func TestSubscribeBeforeStartSeesFirstJoins(t *testing.T) {
 	t.Cleanup(func() { _ = first.Close() })
 	sub := first.Subscribe(0)
 	defer sub.Close()
-	require.NoError(t, first.Start(ctxT(t, 20*time.Second)))
+	require.NoError(t, first.Start(testkit.Context(t, 20*time.Second)))
 	for _, name := range []string{"s1", "s2"} {
 		cfg, _ := serverConfig(t, name, t.TempDir(), 3, first.Local().Address())
 		startNode(t, cfg)
@@ -119,7 +120,7 @@ func TestSubscriptionEndsWithNode(t *testing.T) {
 		require.NoError(t, err)
 		sub := n.Subscribe(0)
 		if start {
-			require.NoError(t, n.Start(ctxT(t, 20*time.Second)))
+			require.NoError(t, n.Start(testkit.Context(t, 20*time.Second)))
 		}
 		require.NoError(t, n.Close())
 		for range sub.Events() {
@@ -149,11 +150,11 @@ func TestEventString(t *testing.T) {
 func TestHealthReportsFailureTolerance(t *testing.T) {
 	nodes := startServers(t, 3)
 	lead := leaderOf(t, nodes)
-	waitFor(t, 10*time.Second, func() bool {
-		h, err := lead.Health(ctxT(t, 5*time.Second))
+	testkit.WaitFor(t, 10*time.Second, func() bool {
+		h, err := lead.Health(testkit.Context(t, 5*time.Second))
 		return err == nil && h.HealthyVoters == 3
 	}, "3 healthy voters")
-	h, err := lead.Health(ctxT(t, 5*time.Second))
+	h, err := lead.Health(testkit.Context(t, 5*time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 3, h.Voters)
 	require.Equal(t, 1, h.FailureTolerance)
@@ -172,11 +173,11 @@ func TestHealthReportsFailureTolerance(t *testing.T) {
 		}
 	}
 	require.NoError(t, victim.Close())
-	waitFor(t, 20*time.Second, func() bool {
-		h, err := lead.Health(ctxT(t, 5*time.Second))
+	testkit.WaitFor(t, 20*time.Second, func() bool {
+		h, err := lead.Health(testkit.Context(t, 5*time.Second))
 		return err == nil && h.HealthyVoters == 2 && h.FailureTolerance == 0
 	}, "tolerance drops to 0 with one voter down")
-	h, err = lead.Health(ctxT(t, 5*time.Second))
+	h, err = lead.Health(testkit.Context(t, 5*time.Second))
 	require.NoError(t, err)
 	for _, s := range h.Servers {
 		if s.ID == victim.Name() {

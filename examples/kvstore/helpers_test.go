@@ -51,9 +51,9 @@ func (p *proc) args() []string {
 	}, p.extra...)
 }
 
-// start runs the process and waits until it prints its serving line. When it
+// Start runs the process and waits until it prints its serving line. When it
 // exits first because a port was taken, it retries on fresh ports.
-func (p *proc) start() {
+func (p *proc) Start() {
 	p.t.Helper()
 	testkit.RetryStart(p.t, p.name, p.startOnce, func() {
 		p.gossip, p.raft, p.http = testkit.FreeAddr(p.t), testkit.FreeAddr(p.t), testkit.FreeAddr(p.t)
@@ -94,14 +94,14 @@ func (p *proc) startOnce() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			p.kill()
+			p.Kill()
 			return errors.New("no serving line within 60s")
 		}
 	}
 }
 
-// kill sends SIGKILL and waits for the process to exit.
-func (p *proc) kill() {
+// Kill sends SIGKILL and waits for the process to exit.
+func (p *proc) Kill() {
 	p.signal(syscall.SIGKILL)
 }
 
@@ -123,8 +123,8 @@ func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	return cmd.ProcessState
 }
 
-// dumpLogs prints the tail of every stderr the process wrote.
-func (p *proc) dumpLogs() {
+// DumpLogs prints the tail of every stderr the process wrote.
+func (p *proc) DumpLogs() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, path := range p.logs {
@@ -148,18 +148,10 @@ func startCluster(t *testing.T, bin string, n int) []*proc {
 		}
 		seeds = append(seeds, procs[i].gossip)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.kill()
-			if t.Failed() {
-				p.dumpLogs()
-			}
-		}
-	})
 	for _, p := range procs {
 		p.join = seeds
-		p.start()
 	}
+	testkit.StartAll(t, procs)
 	return procs
 }
 

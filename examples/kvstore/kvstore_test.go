@@ -125,7 +125,7 @@ func TestKillLeaderKeepsAcknowledgedWrites(t *testing.T) {
 
 	lead := leaderProc(t, procs)
 	before, _ := statusOf(lead)
-	lead.kill()
+	lead.Kill()
 	var rest []*proc
 	for _, p := range procs {
 		if p != lead {
@@ -141,7 +141,7 @@ func TestKillLeaderKeepsAcknowledgedWrites(t *testing.T) {
 	after, _ := statusOf(next)
 	require.Greater(t, after.Term, before.Term, "the new leader leads a later term")
 
-	lead.start()
+	lead.Start()
 	waitReady(t, lead)
 	w.write(lead, http.MethodPut, "after-restart", "back")
 
@@ -187,8 +187,8 @@ func TestBinaryExitCodes(t *testing.T) {
 		t: t, name: "solo", bin: bin, gossip: testkit.FreeAddr(t), raft: testkit.FreeAddr(t), http: testkit.FreeAddr(t),
 		data: t.TempDir(), extra: []string{"-bootstrap-expect", "1"},
 	}
-	t.Cleanup(p.kill)
-	p.start()
+	t.Cleanup(p.Kill)
+	p.Start()
 	waitReady(t, p)
 	st := p.signal(syscall.SIGTERM)
 	require.NotNil(t, st)

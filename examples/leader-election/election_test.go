@@ -49,9 +49,9 @@ func (p *proc) args() []string {
 	}
 }
 
-// start runs the process until it prints "ready", retrying on fresh ports
+// Start runs the process until it prints "ready", retrying on fresh ports
 // when a port was taken.
-func (p *proc) start() {
+func (p *proc) Start() {
 	p.t.Helper()
 	testkit.RetryStart(p.t, p.name, p.startOnce, func() {
 		p.gossip, p.raft = testkit.FreeAddr(p.t), testkit.FreeAddr(p.t)
@@ -81,7 +81,7 @@ func (p *proc) startOnce() error {
 		b, _ := os.ReadFile(errPath)
 		return fmt.Errorf("exited: %s", b)
 	case <-time.After(60 * time.Second):
-		p.kill()
+		p.Kill()
 		return errors.New("no ready line within 60s")
 	}
 }
@@ -101,9 +101,9 @@ func (p *proc) read(cmd *exec.Cmd, instance string, sc *bufio.Scanner, ready, do
 	p.rec.exited(instance)
 }
 
-// kill sends SIGKILL and waits until the process is gone and its output
+// Kill sends SIGKILL and waits until the process is gone and its output
 // read.
-func (p *proc) kill() { p.signal(syscall.SIGKILL) }
+func (p *proc) Kill() { p.signal(syscall.SIGKILL) }
 
 func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	if p.cmd == nil {
@@ -119,7 +119,7 @@ func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	return p.cmd.ProcessState
 }
 
-func (p *proc) dumpLogs() {
+func (p *proc) DumpLogs() {
 	for _, path := range p.logs {
 		testkit.LogTail(p.t, p.name+" stderr", path, 6000)
 	}
@@ -136,18 +136,10 @@ func startProcs(t *testing.T, rec *recorder, n int) []*proc {
 		}
 		seeds = append(seeds, procs[i].gossip)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.kill()
-			if t.Failed() {
-				p.dumpLogs()
-			}
-		}
-	})
 	for _, p := range procs {
 		p.join = seeds
-		p.start()
 	}
+	testkit.StartAll(t, procs)
 	return procs
 }
 
@@ -178,7 +170,7 @@ func TestFailoverAndRestart(t *testing.T) {
 	require.Len(t, rec.leadsSince(0), 1, "exactly one process led")
 	old := procOf(procs, first)
 	before := len(rec.leadsSince(0))
-	old.kill()
+	old.Kill()
 
 	var term2 uint64
 	testkit.WaitFor(t, 30*time.Second, func() bool {
@@ -192,7 +184,7 @@ func TestFailoverAndRestart(t *testing.T) {
 	require.Greater(t, took[0].term, term1, "the takeover has a later term")
 	require.Greater(t, term2, term1)
 
-	old.start()
+	old.Start()
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cur, _, ok := rec.current()
 		return ok && rec.follows(old.instance) == procOf(procs, cur).name

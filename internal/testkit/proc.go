@@ -69,3 +69,27 @@ func LogTail(t testing.TB, label, path string, max int) {
 	}
 	t.Logf("--- %s %s:\n%s", label, path, b)
 }
+
+// Process is a process a test runs.
+type Process interface {
+	Start()    // runs the process until it is ready, failing the test otherwise
+	Kill()     // stops the process and waits for it to exit
+	DumpLogs() // logs what the process wrote
+}
+
+// StartAll starts procs in order. A cleanup kills them all when the test
+// ends, after logging their output if the test failed.
+func StartAll[P Process](t testing.TB, procs []P) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.Kill()
+			if t.Failed() {
+				p.DumpLogs()
+			}
+		}
+	})
+	for _, p := range procs {
+		p.Start()
+	}
+}

@@ -120,6 +120,7 @@ func (n *Node) Subscribe(size int) *Subscription {
 // queues, so it never waits for a consumer.
 type eventHub struct {
 	subs subq.Group[Event]
+	wake chan struct{} // capacity 1: "an event happened", for the reconciler
 
 	mu      sync.Mutex // guards members, leaders, done
 	members *membership.Subscription
@@ -150,14 +151,24 @@ func (h *eventHub) forward(mem <-chan membership.Event, lead <-chan consensus.Le
 				mem = nil
 				continue
 			}
-			h.subs.Publish(Event{Type: memberEventType(me.Type), Member: me.Member})
+			h.publish(Event{Type: memberEventType(me.Type), Member: me.Member})
 		case li, ok := <-lead:
 			if !ok {
 				lead = nil
 				continue
 			}
-			h.subs.Publish(Event{Type: EventLeaderChange, Leader: li})
+			h.publish(Event{Type: EventLeaderChange, Leader: li})
 		}
+	}
+}
+
+// publish queues ev on every subscription and wakes the reconciler, without
+// blocking.
+func (h *eventHub) publish(ev Event) {
+	h.subs.Publish(ev)
+	select {
+	case h.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -60,7 +60,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:    cfg,
 		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.NodeName),
-		events: &eventHub{},
+		events: &eventHub{wake: make(chan struct{}, 1)},
 	}
 	if cfg.Consensus != nil {
 		sc := cfg.Consensus.withDefaults(cfg.Profile)
@@ -199,13 +199,10 @@ func (n *Node) startParts(ctx context.Context) error {
 
 func (n *Node) startServerLoops() {
 	rec := newReconciler(n)
-	// Every membership and leader event wakes the reconciler.
-	wake := n.events.subs.Subscribe(256)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer wake.Close()
-		rec.run(n.ctx, wake.Events())
+		rec.run(n.ctx, n.events.wake)
 	}()
 }
 

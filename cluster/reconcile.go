@@ -48,9 +48,9 @@ func newReconciler(n *Node) *reconciler {
 	}
 }
 
-// run reconciles on every membership event, every leader change and every
-// ReconcileInterval, until ctx ends or events is closed.
-func (r *reconciler) run(ctx context.Context, events <-chan Event) {
+// run reconciles on every membership event and every leader change (wake
+// has them, coalesced) and every ReconcileInterval, until ctx ends.
+func (r *reconciler) run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
 	for {
@@ -58,10 +58,7 @@ func (r *reconciler) run(ctx context.Context, events <-chan Event) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-events:
-			if !ok {
-				return
-			}
+		case <-wake:
 		case <-ticker.C:
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/stretchr/testify/require"
 
@@ -82,12 +83,12 @@ func TestErrorsAreSharedAcrossPackages(t *testing.T) {
 	cfg, _ := serverConfig(t, "n", t.TempDir(), 1)
 	n, err := New(cfg)
 	require.NoError(t, err)
-	require.NoError(t, n.Start(ctxT(t, 20*time.Second)))
+	require.NoError(t, n.Start(testkit.Context(t, 20*time.Second)))
 	require.NoError(t, n.Close())
-	_, err = n.Apply(ctxT(t, time.Second), []byte("set a b"))
+	_, err = n.Apply(testkit.Context(t, time.Second), []byte("set a b"))
 	require.ErrorIs(t, err, consensus.ErrClosed)
 	require.ErrorIs(t, err, ErrClosed)
-	_, err = n.Consensus().Apply(ctxT(t, time.Second), []byte("set a b"))
+	_, err = n.Consensus().Apply(testkit.Context(t, time.Second), []byte("set a b"))
 	require.ErrorIs(t, err, ErrClosed, "consensus's own error matches cluster.ErrClosed")
 	require.ErrorIs(t, n.SetTags(nil), membership.ErrClosed)
 
@@ -104,10 +105,10 @@ func TestNewCopiesConfigAndStartsNothing(t *testing.T) {
 	cfg.Tags["zone"] = "changed"
 	require.Equal(t, "a", n.cfg.Tags["zone"])
 	require.Nil(t, n.Members(), "nothing runs before Start")
-	_, err = n.Apply(ctxT(t, time.Second), []byte("set a b"))
+	_, err = n.Apply(testkit.Context(t, time.Second), []byte("set a b"))
 	require.ErrorIs(t, err, ErrNotStarted)
 	require.NoError(t, n.Close())
-	require.ErrorIs(t, n.Start(ctxT(t, time.Second)), ErrClosed)
+	require.ErrorIs(t, n.Start(testkit.Context(t, time.Second)), ErrClosed)
 	require.NoError(t, n.Close(), "Close is idempotent")
 }
 

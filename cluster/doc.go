@@ -85,7 +85,7 @@
 //
 // Events from [Node.Subscribe] merge membership changes and leader changes;
 // the queue is bounded and drops are counted, so a slow consumer never holds
-// up gossip or Raft. Package clustertest runs whole clusters in a test and
+// up gossip or Raft. Subscribe before Start to see the first joins. Package clustertest runs whole clusters in a test and
 // injects failures.
 //
 // # Profiles

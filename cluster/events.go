@@ -3,9 +3,9 @@ package cluster
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/subq"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -55,12 +55,16 @@ type Event struct {
 	Leader consensus.LeaderInfo
 }
 
-// String returns e.g. "member-join n2" or "leader-change n1 term 3".
+// String returns e.g. "member-join n2", "leader-change n1 term 3", or
+// "leader-change none" when the leader is lost.
 func (e Event) String() string {
-	if e.Type == EventLeaderChange {
-		return fmt.Sprintf("%s %s term %d", e.Type, e.Leader.Name, e.Leader.Term)
+	if e.Type != EventLeaderChange {
+		return fmt.Sprintf("%s %s", e.Type, e.Member.Name)
 	}
-	return fmt.Sprintf("%s %s", e.Type, e.Member.Name)
+	if e.Leader.Name == "" {
+		return fmt.Sprintf("%s none", e.Type)
+	}
+	return fmt.Sprintf("%s %s term %d", e.Type, e.Leader.Name, e.Leader.Term)
 }
 
 func memberEventType(t membership.EventType) EventType {
@@ -84,92 +88,118 @@ func memberEventType(t membership.EventType) EventType {
 // resynchronise from [Node.Members] and [Node.Leader]. Gossip and Raft never
 // wait for a consumer.
 type Subscription struct {
-	ch      chan Event
-	dropped atomic.Uint64 // events this subscription dropped
-	below   []interface{ Dropped() uint64 }
-	stop    chan struct{}
-	once    sync.Once
-	done    chan struct{}
+	q    *subq.Queue[Event]
+	hub  *eventHub
+	base uint64 // the hub's own drops when the subscription was made
 }
 
-// Events returns the channel of events. It is closed after Close or once
-// the node stops.
-func (s *Subscription) Events() <-chan Event { return s.ch }
+// Events returns the channel of events. It is closed after Close, or once
+// the node is closed; events still queued then are discarded.
+func (s *Subscription) Events() <-chan Event { return s.q.Events() }
 
-// Dropped returns how many events were discarded because the queue was full.
-// That counts the drops of the membership and leadership queues it merges.
+// Dropped returns how many events were discarded because the queue was full,
+// this subscription's queue or the node's queues it merges from.
 func (s *Subscription) Dropped() uint64 {
-	d := s.dropped.Load()
-	for _, b := range s.below {
-		d += b.Dropped()
-	}
-	return d
+	return s.q.Dropped() + s.hub.dropped() - s.base
 }
 
-// Close ends the subscription and waits for its goroutine.
-func (s *Subscription) Close() {
-	s.once.Do(func() { close(s.stop) })
-	<-s.done
+// Close stops delivery and closes the Events channel. It is safe to call more
+// than once and returns after the delivery goroutine has exited.
+func (s *Subscription) Close() { s.q.Close() }
+
+// Subscribe returns a subscription with a queue of size events (1024 when
+// size <= 0). It may be called before Start, to see the first joins and the
+// first leader.
+func (n *Node) Subscribe(size int) *Subscription {
+	base := n.events.dropped()
+	return &Subscription{q: n.events.subs.Subscribe(size), hub: n.events, base: base}
 }
 
-// Subscribe returns a subscription with a queue of size events (64 when
-// size <= 0). The node must be started.
-func (n *Node) Subscribe(size int) (*Subscription, error) {
-	mem, err := n.membership()
-	if err != nil {
-		return nil, err
-	}
-	if size <= 0 {
-		size = 64
-	}
-	s := &Subscription{ch: make(chan Event, size), stop: make(chan struct{}), done: make(chan struct{})}
-	msub := mem.Subscribe(size)
-	s.below = append(s.below, msub)
+// eventHub merges a node's membership and leader subscriptions into one
+// stream and fans it out to the node's subscriptions. Its goroutine only
+// queues, so it never waits for a consumer.
+type eventHub struct {
+	subs subq.Group[Event]
+	wake chan struct{} // capacity 1: "an event happened", for the reconciler
+
+	mu      sync.Mutex // guards members, leaders, done
+	members *membership.Subscription
+	leaders *consensus.LeaderSubscription // nil on a client
+	done    chan struct{}                 // closed when forward returns; nil before follow
+}
+
+// follow starts merging from members and leaders (nil on a client). It is
+// called once, at Start, before membership starts.
+func (h *eventHub) follow(members *membership.Subscription, leaders *consensus.LeaderSubscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.members, h.leaders, h.done = members, leaders, make(chan struct{})
 	var lead <-chan consensus.LeaderInfo
-	var watch *consensus.LeaderWatch
-	if n.cons != nil {
-		watch = n.cons.WatchLeader(size)
-		lead = watch.C()
-		s.below = append(s.below, watch)
+	if leaders != nil {
+		lead = leaders.Events()
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		defer close(s.done)
-		defer close(s.ch)
-		defer msub.Close()
-		if watch != nil {
-			defer watch.Close()
-		}
-		s.pump(n, msub.Events(), lead)
-	}()
-	return s, nil
+	go h.forward(members.Events(), lead, h.done)
 }
 
-func (s *Subscription) pump(n *Node, mem <-chan membership.Event, lead <-chan consensus.LeaderInfo) {
-	for {
-		var ev Event
+// forward publishes every event of mem and lead until both are closed.
+func (h *eventHub) forward(mem <-chan membership.Event, lead <-chan consensus.LeaderInfo, done chan struct{}) {
+	defer close(done)
+	for mem != nil || lead != nil {
 		select {
-		case <-s.stop:
-			return
-		case <-n.ctx.Done():
-			return
 		case me, ok := <-mem:
 			if !ok {
-				return
+				mem = nil
+				continue
 			}
-			ev = Event{Type: memberEventType(me.Type), Member: me.Member}
+			h.publish(Event{Type: memberEventType(me.Type), Member: me.Member})
 		case li, ok := <-lead:
 			if !ok {
 				lead = nil
 				continue
 			}
-			ev = Event{Type: EventLeaderChange, Leader: li}
-		}
-		select {
-		case s.ch <- ev:
-		default:
-			s.dropped.Add(1)
+			h.publish(Event{Type: EventLeaderChange, Leader: li})
 		}
 	}
+}
+
+// publish queues ev on every subscription and wakes the reconciler, without
+// blocking.
+func (h *eventHub) publish(ev Event) {
+	h.subs.Publish(ev)
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dropped returns how many events the merged subscriptions dropped.
+func (h *eventHub) dropped() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var d uint64
+	if h.members != nil {
+		d += h.members.Dropped()
+	}
+	if h.leaders != nil {
+		d += h.leaders.Dropped()
+	}
+	return d
+}
+
+// close stops the merge, waits for its goroutine and closes every
+// subscription. Later subscriptions are closed from the start.
+func (h *eventHub) close() {
+	h.mu.Lock()
+	members, leaders, done := h.members, h.leaders, h.done
+	h.mu.Unlock()
+	if members != nil {
+		members.Close()
+	}
+	if leaders != nil {
+		leaders.Close()
+	}
+	if done != nil {
+		<-done
+	}
+	h.subs.Close()
 }

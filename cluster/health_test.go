@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/conclave-go/conclave/internal/testkit"
+
 	"context"
 	"testing"
 	"time"
@@ -26,9 +28,9 @@ func serverIn(t testing.TB, h Health, id string) ServerHealth {
 func waitHealth(t testing.TB, n *Node, timeout time.Duration, cond func(Health) bool, what string) Health {
 	t.Helper()
 	var h Health
-	waitFor(t, timeout, func() bool {
+	testkit.WaitFor(t, timeout, func() bool {
 		var err error
-		h, err = n.Health(ctxT(t, 5*time.Second))
+		h, err = n.Health(testkit.Context(t, 5*time.Second))
 		return err == nil && cond(h)
 	}, "%s", what)
 	return h
@@ -47,7 +49,7 @@ func TestHealthReportsUnknownForUnreachableServer(t *testing.T) {
 			other = n
 		}
 	}
-	_, err := lead.Apply(ctxT(t, 10*time.Second), []byte("set a 1"))
+	_, err := lead.Apply(testkit.Context(t, 10*time.Second), []byte("set a 1"))
 	require.NoError(t, err)
 	for _, n := range []*testNode{lead, other} {
 		waitHealth(t, n.Node, 20*time.Second, func(h Health) bool {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -78,13 +77,6 @@ func (s *kv) Restore(r io.Reader) error {
 	return nil
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("CONCLAVE_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-}
-
 type testNode struct {
 	*Node
 	fsm *kv
@@ -99,7 +91,7 @@ func serverConfig(t testing.TB, name, dir string, expect int, seeds ...string) (
 		BindAddr: "127.0.0.1:0",
 		Seeds:    seeds,
 		Profile:  ProfileLocal,
-		Logger:   testLogger(t),
+		Logger:   testkit.Logger(t),
 		Consensus: &ConsensusConfig{
 			BindAddr:        "127.0.0.1:0",
 			DataDir:         dir,
@@ -145,22 +137,11 @@ func startServers(t testing.TB, count int, opts ...func(*Config)) []*testNode {
 	return nodes
 }
 
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // leaderOf waits until every running node agrees on one leader and returns it.
 func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	var lead *testNode
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		lead = nil
 		id := ""
 		for _, n := range nodes {
@@ -181,12 +162,6 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 		return lead != nil
 	}, "one agreed leader")
 	return lead
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // isRunning reports whether n is started and not closed.

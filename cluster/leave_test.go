@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conclave-go/conclave/internal/testkit"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -32,18 +33,18 @@ func statusIn(n *testNode, name string) membership.Status {
 func TestLeaveOfLeaderAndFollower(t *testing.T) {
 	nodes := startServers(t, 5)
 	lead := leaderOf(t, nodes)
-	_, err := lead.Apply(ctxT(t, 10*time.Second), []byte("set before leave"))
+	_, err := lead.Apply(testkit.Context(t, 10*time.Second), []byte("set before leave"))
 	require.NoError(t, err)
 
-	require.NoError(t, lead.Leave(ctxT(t, 20*time.Second)))
+	require.NoError(t, lead.Leave(testkit.Context(t, 20*time.Second)))
 	rest := running(nodes, lead)
 	next := leaderOf(t, rest)
 	require.NotEqual(t, lead.Name(), next.Name())
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		_, in := configOf(t, leaderOf(t, rest))[lead.Name()]
 		return !in
 	}, "old leader removed from the configuration")
-	waitFor(t, 10*time.Second, func() bool { return statusIn(rest[0], lead.Name()) == membership.StatusLeft },
+	testkit.WaitFor(t, 10*time.Second, func() bool { return statusIn(rest[0], lead.Name()) == membership.StatusLeft },
 		"gossip records a graceful leave")
 
 	var follower *testNode
@@ -53,13 +54,13 @@ func TestLeaveOfLeaderAndFollower(t *testing.T) {
 			break
 		}
 	}
-	require.NoError(t, follower.Leave(ctxT(t, 20*time.Second)))
+	require.NoError(t, follower.Leave(testkit.Context(t, 20*time.Second)))
 	rest = running(rest, follower)
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, rest))
 		return len(cfg) == 3 && voters(cfg) == 3
 	}, "3 voters after two leaves")
-	got, err := rest[0].Query(ctxT(t, 10*time.Second), 0, []byte("before"))
+	got, err := rest[0].Query(testkit.Context(t, 10*time.Second), 0, []byte("before"))
 	require.NoError(t, err)
 	require.Equal(t, "leave", string(got))
 }
@@ -70,7 +71,7 @@ func TestDeadVoterIsReplacedWithoutLosingQuorum(t *testing.T) {
 	seed := nodes[0].Local().Address()
 	spare := addServer(t, "s3", seed, nil)
 	nodes = append(nodes, spare)
-	waitFor(t, 30*time.Second, func() bool { return voters(configOf(t, leaderOf(t, nodes))) == 4 }, "4 voters")
+	testkit.WaitFor(t, 30*time.Second, func() bool { return voters(configOf(t, leaderOf(t, nodes))) == 4 }, "4 voters")
 
 	var victim *testNode
 	lead := leaderOf(t, nodes)
@@ -84,12 +85,12 @@ func TestDeadVoterIsReplacedWithoutLosingQuorum(t *testing.T) {
 	rest := running(nodes, victim)
 	// After the dead-server timeout the leader removes the victim: 3 voters
 	// remain, which is the MinQuorum (BootstrapExpect) and never crossed.
-	waitFor(t, 60*time.Second, func() bool {
+	testkit.WaitFor(t, 60*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, rest))
 		_, in := cfg[victim.Name()]
 		return !in && voters(cfg) == 3
 	}, "dead voter removed")
-	_, err := rest[0].Apply(ctxT(t, 10*time.Second), []byte("set after removal"))
+	_, err := rest[0].Apply(testkit.Context(t, 10*time.Second), []byte("set after removal"))
 	require.NoError(t, err)
 
 	// A second death must not shrink the configuration below MinQuorum.

@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // configOf returns the leader's Raft configuration as id -> suffrage.
 func configOf(t testing.TB, n *testNode) map[string]consensus.Suffrage {
 	t.Helper()
-	servers, err := n.Consensus().Configuration(ctxT(t, 5*time.Second))
+	servers, err := n.Consensus().Configuration(testkit.Context(t, 5*time.Second))
 	if err != nil {
 		return nil
 	}
@@ -69,12 +70,12 @@ func TestBootstrapRacesFormOneCluster(t *testing.T) {
 			require.Equal(t, size, voters(cfg))
 			// One configuration everywhere: every server's log agrees on it.
 			for _, n := range nodes {
-				waitFor(t, 10*time.Second, func() bool {
-					c, err := n.Consensus().Configuration(ctxT(t, time.Second))
+				testkit.WaitFor(t, 10*time.Second, func() bool {
+					c, err := n.Consensus().Configuration(testkit.Context(t, time.Second))
 					return err == nil && len(c) == size
 				}, "%s sees the %d-server configuration", n.Name(), size)
 			}
-			_, err := nodes[0].Apply(ctxT(t, 10*time.Second), []byte("set k v"))
+			_, err := nodes[0].Apply(testkit.Context(t, 10*time.Second), []byte("set k v"))
 			require.NoError(t, err)
 		})
 	}
@@ -85,7 +86,7 @@ func TestMismatchedBootstrapExpectIsReported(t *testing.T) {
 	a := startNode(t, cfgA)
 	cfgB, _ := serverConfig(t, "b", t.TempDir(), 3, a.Local().Address())
 	b := startNode(t, cfgB)
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return a.bootstrapError() != "" && b.bootstrapError() != ""
 	}, "both servers report the mismatch")
 	require.Contains(t, a.bootstrapError(), "b expects 3")
@@ -99,13 +100,13 @@ func TestGrowthAddsNonVotersAndPromotes(t *testing.T) {
 	seed := nodes[0].Local().Address()
 	nodes = append(nodes, addServer(t, "s3", seed, nil), addServer(t, "s4", seed, nil))
 
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, nodes))
 		return len(cfg) == 5 && voters(cfg) == 5
 	}, "5 voters")
-	_, err := nodes[4].Apply(ctxT(t, 10*time.Second), []byte("set grown yes"))
+	_, err := nodes[4].Apply(testkit.Context(t, 10*time.Second), []byte("set grown yes"))
 	require.NoError(t, err)
-	require.NoError(t, nodes[4].Read(ctxT(t, 10*time.Second), consensus.Linearizable, func(consensus.StateMachine) error {
+	require.NoError(t, nodes[4].Read(testkit.Context(t, 10*time.Second), consensus.Linearizable, func(consensus.StateMachine) error {
 		require.Equal(t, "yes", nodes[4].fsm.get("grown"))
 		return nil
 	}))
@@ -116,13 +117,13 @@ func TestMaxVotersKeepsExtraServersAsNonVoters(t *testing.T) {
 	leaderOf(t, nodes)
 	seed := nodes[0].Local().Address()
 	nodes = append(nodes, addServer(t, "s3", seed, nil))
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, nodes))
 		return len(cfg) == 4 && voters(cfg) == 4
 	}, "4 voters")
 	// The default cap is 5: a sixth server stays a non-voter.
 	nodes = append(nodes, addServer(t, "s4", seed, nil), addServer(t, "s5", seed, nil))
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, nodes))
 		return len(cfg) == 6 && voters(cfg) == 5
 	}, "6 servers, 5 voters")

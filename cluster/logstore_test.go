@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // The log store a server is configured with is the one it runs on, and its
@@ -26,7 +27,7 @@ func TestLogStoreField(t *testing.T) {
 	cfg, _ := serverConfig(t, "s0", dir, 1)
 	cfg.Consensus.LogStore = custom
 	n := startNode(t, cfg)
-	_, err := n.Apply(ctxT(t, 30*time.Second), []byte("set a 1"))
+	_, err := n.Apply(testkit.Context(t, 30*time.Second), []byte("set a 1"))
 	require.NoError(t, err)
 	require.NoError(t, n.Close())
 	b, err := os.ReadFile(filepath.Join(dir, "logstore"))
@@ -38,7 +39,7 @@ func TestLogStoreField(t *testing.T) {
 	cfg, _ = serverConfig(t, "s0", dir, 1)
 	n, err = New(cfg)
 	require.NoError(t, err)
-	err = n.Start(ctxT(t, 20*time.Second))
+	err = n.Start(testkit.Context(t, 20*time.Second))
 	require.ErrorIs(t, err, consensus.ErrLogStoreMismatch)
 	require.NoError(t, n.Close())
 

@@ -31,6 +31,7 @@ type Node struct {
 	cons   *consensus.Node   // nil on a client
 	client *consensus.Client // nil on a server
 	routes *router
+	events *eventHub
 
 	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
 	clientReady atomic.Bool            // a client reached a server once
@@ -68,6 +69,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:    cfg,
 		logger: logadapt.OrDiscard(cfg.Logger).With("node", cfg.Name),
+		events: &eventHub{wake: make(chan struct{}, 1)},
 	}
 	problems := []error{cfg.validate()}
 	if cfg.Consensus != nil {
@@ -197,6 +199,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	if err := n.startParts(ctx); err != nil {
 		n.closeParts()
+		n.events.close()
 		n.state = stateClosed
 		return err
 	}
@@ -209,10 +212,12 @@ func (n *Node) Start(ctx context.Context) error {
 
 func (n *Node) startParts(ctx context.Context) error {
 	rpcAddr := ""
+	var leaders *consensus.LeaderSubscription
 	if n.cons != nil {
 		for _, fn := range n.onLead {
 			n.cons.OnLeader(fn)
 		}
+		leaders = n.cons.SubscribeLeader(0) // before Start: the first leader
 		if err := n.cons.Start(ctx); err != nil {
 			return fmt.Errorf("cluster: start consensus: %w", err)
 		}
@@ -223,6 +228,7 @@ func (n *Node) startParts(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.mem = mem
+	n.events.follow(mem.Subscribe(0), leaders) // before Start: the first joins
 	if err := mem.Start(ctx); err != nil {
 		return fmt.Errorf("cluster: start membership: %w", err)
 	}
@@ -231,14 +237,10 @@ func (n *Node) startParts(ctx context.Context) error {
 
 func (n *Node) startServerLoops() {
 	rec := newReconciler(n)
-	sub := n.mem.Subscribe(256)
-	watch := n.cons.WatchLeader(16)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Close()
-		defer watch.Close()
-		rec.run(n.ctx, sub, watch)
+		rec.run(n.ctx, n.events.wake)
 	}()
 }
 
@@ -256,7 +258,9 @@ func (n *Node) Close() error {
 	n.state = stateClosed
 	n.mu.Unlock()
 	n.stopLoops()
-	return n.closeParts()
+	err := n.closeParts()
+	n.events.close()
+	return err
 }
 
 // stopLoops stops the node's own goroutines and waits for them.

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/conclave-go/conclave/internal/testkit"
+
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +17,11 @@ func TestWaitReadyOnARestartedServer(t *testing.T) {
 	nodes := startServers(t, 3)
 	lead := leaderOf(t, nodes)
 	for _, n := range nodes {
-		require.NoError(t, n.WaitReady(ctxT(t, 30*time.Second)))
+		require.NoError(t, n.WaitReady(testkit.Context(t, 30*time.Second)))
 		require.True(t, n.Ready(), n.Name())
 	}
 	for i := range 10 {
-		_, err := lead.Apply(ctxT(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
+		_, err := lead.Apply(testkit.Context(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
 		require.NoError(t, err)
 	}
 	var victim int
@@ -32,11 +34,11 @@ func TestWaitReadyOnARestartedServer(t *testing.T) {
 	v := nodes[victim]
 	require.NoError(t, v.Close())
 	require.False(t, v.Ready(), "a closed node is not ready")
-	_, err := lead.Apply(ctxT(t, 10*time.Second), []byte("set late x"))
+	_, err := lead.Apply(testkit.Context(t, 10*time.Second), []byte("set late x"))
 	require.NoError(t, err)
 
 	nodes[victim] = restart(t, v, v.dir, lead.Local().Address())
-	require.NoError(t, nodes[victim].WaitReady(ctxT(t, 30*time.Second)))
+	require.NoError(t, nodes[victim].WaitReady(testkit.Context(t, 30*time.Second)))
 	require.True(t, nodes[victim].Ready())
 	require.Equal(t, "x", nodes[victim].fsm.get("late"), "ready means caught up")
 	for i := range 10 {
@@ -50,27 +52,27 @@ func TestWaitReadyWithoutALeader(t *testing.T) {
 	cfg, _ := serverConfig(t, "alone", t.TempDir(), 3)
 	n, err := New(cfg)
 	require.NoError(t, err)
-	require.ErrorIs(t, n.WaitReady(ctxT(t, time.Second)), ErrNotStarted)
+	require.ErrorIs(t, n.WaitReady(testkit.Context(t, time.Second)), ErrNotStarted)
 	require.False(t, n.Ready())
-	require.NoError(t, n.Start(ctxT(t, 20*time.Second)))
-	err = n.WaitReady(ctxT(t, 300*time.Millisecond))
+	require.NoError(t, n.Start(testkit.Context(t, 20*time.Second)))
+	err = n.WaitReady(testkit.Context(t, 300*time.Millisecond))
 	require.ErrorIs(t, err, ErrNoLeader)
 	require.False(t, n.Ready())
 	require.NoError(t, n.Close())
-	require.ErrorIs(t, n.WaitReady(ctxT(t, time.Second)), ErrClosed)
+	require.ErrorIs(t, n.WaitReady(testkit.Context(t, time.Second)), ErrClosed)
 }
 
 // A client is ready once a server answers it.
 func TestWaitReadyOnAClient(t *testing.T) {
-	client := startNode(t, Config{Name: "client", BindAddr: "127.0.0.1:0", Profile: ProfileLocal, Logger: testLogger(t)})
-	require.ErrorIs(t, client.WaitReady(ctxT(t, 300*time.Millisecond)), ErrNoServers, "no server known yet")
+	client := startNode(t, Config{Name: "client", BindAddr: "127.0.0.1:0", Profile: ProfileLocal, Logger: testkit.Logger(t)})
+	require.ErrorIs(t, client.WaitReady(testkit.Context(t, 300*time.Millisecond)), ErrNoServers, "no server known yet")
 	require.False(t, client.Ready())
 
 	nodes := startServers(t, 1)
-	_, err := client.Membership().Join(ctxT(t, 10*time.Second), []string{nodes[0].Local().Address()})
+	_, err := client.Membership().Join(testkit.Context(t, 10*time.Second), []string{nodes[0].Local().Address()})
 	require.NoError(t, err)
-	require.NoError(t, client.WaitReady(ctxT(t, 30*time.Second)))
+	require.NoError(t, client.WaitReady(testkit.Context(t, 30*time.Second)))
 	require.True(t, client.Ready())
-	_, err = client.Apply(ctxT(t, 10*time.Second), []byte("set a b"))
+	_, err = client.Apply(testkit.Context(t, 10*time.Second), []byte("set a b"))
 	require.NoError(t, err)
 }

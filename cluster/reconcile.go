@@ -43,9 +43,9 @@ func newReconciler(n *Node) *reconciler {
 	}
 }
 
-// run runs a round on start, on every membership event, every leader change
-// and every ReconcileInterval, until ctx ends.
-func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watch *consensus.LeaderWatch) {
+// run reconciles on every membership event and every leader change (wake
+// has them, coalesced) and every ReconcileInterval, until ctx ends.
+func (r *reconciler) run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
 	for {
@@ -53,8 +53,7 @@ func (r *reconciler) run(ctx context.Context, sub *membership.Subscription, watc
 		select {
 		case <-ctx.Done():
 			return
-		case <-sub.Events():
-		case <-watch.C():
+		case <-wake:
 		case <-ticker.C:
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // restart closes n without leaving and starts it again under the same name
@@ -24,7 +25,7 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 	nodes := startServers(t, 3)
 	lead := leaderOf(t, nodes)
 	for i := range 10 {
-		_, err := nodes[i%3].Apply(ctxT(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
+		_, err := nodes[i%3].Apply(testkit.Context(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
 		require.NoError(t, err)
 	}
 	var victim int
@@ -39,8 +40,8 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 	require.NotEqual(t, oldAddr, nodes[victim].RaftAddr(), "restarted on a new port")
 
 	// The leader updates the address in place: same server, still a voter.
-	waitFor(t, 30*time.Second, func() bool {
-		servers, err := leaderOf(t, nodes).Consensus().Configuration(ctxT(t, time.Second))
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		servers, err := leaderOf(t, nodes).Consensus().Configuration(testkit.Context(t, time.Second))
 		if err != nil || len(servers) != 3 {
 			return false
 		}
@@ -51,9 +52,9 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 		}
 		return false
 	}, "configuration carries the new address")
-	_, err := nodes[victim].Apply(ctxT(t, 10*time.Second), []byte("set after restart"))
+	_, err := nodes[victim].Apply(testkit.Context(t, 10*time.Second), []byte("set after restart"))
 	require.NoError(t, err)
-	require.NoError(t, nodes[victim].Read(ctxT(t, 10*time.Second), consensus.Linearizable, func(consensus.StateMachine) error {
+	require.NoError(t, nodes[victim].Read(testkit.Context(t, 10*time.Second), consensus.Linearizable, func(consensus.StateMachine) error {
 		for i := range 10 {
 			require.Equal(t, fmt.Sprintf("v%d", i), nodes[victim].fsm.get(fmt.Sprintf("k%d", i)))
 		}
@@ -65,7 +66,7 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 func TestRestartWithEmptyDataDirRejoins(t *testing.T) {
 	nodes := startServers(t, 3)
 	lead := leaderOf(t, nodes)
-	_, err := lead.Apply(ctxT(t, 10*time.Second), []byte("set kept yes"))
+	_, err := lead.Apply(testkit.Context(t, 10*time.Second), []byte("set kept yes"))
 	require.NoError(t, err)
 	var victim int
 	for i, n := range nodes {
@@ -78,14 +79,14 @@ func TestRestartWithEmptyDataDirRejoins(t *testing.T) {
 	require.NoError(t, os.RemoveAll(nodes[victim].dir))
 	nodes[victim] = restart(t, nodes[victim], t.TempDir(), lead.Local().Address())
 
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		st := nodes[victim].Consensus().Status()
 		return st.HasState && nodes[victim].fsm.get("kept") == "yes"
 	}, "wiped server caught up")
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cfg := configOf(t, leaderOf(t, nodes))
 		return len(cfg) == 3 && voters(cfg) == 3
 	}, "3 voters again")
-	_, err = nodes[victim].Apply(ctxT(t, 10*time.Second), []byte("set later ok"))
+	_, err = nodes[victim].Apply(testkit.Context(t, 10*time.Second), []byte("set later ok"))
 	require.NoError(t, err)
 }

@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestClientThroughFollower(t *testing.T) {
 	c := newCluster(t, 3)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	cl, err := NewClient(ClientConfig{})
 	require.NoError(t, err)
 	defer cl.Close()
@@ -32,7 +34,7 @@ func TestClientThroughFollower(t *testing.T) {
 		require.NoError(t, err, level)
 		require.Equal(t, "2", string(res), level)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		res, err := cl.Query(ctx, addr, Stale, []byte("get:x"))
 		return err == nil && string(res) == "2"
 	}, "stale query on the follower")

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // waitSeen waits until every live node's state machine has applied the
@@ -20,7 +22,7 @@ func (c *testCluster) waitSeen(t *testing.T, want map[string]int) {
 		if c.nodes[i] == nil {
 			continue
 		}
-		waitFor(t, 20*time.Second, func() bool { return len(fsm.seenCounts()) >= len(want) }, "node %d applies every command", i)
+		testkit.WaitFor(t, 20*time.Second, func() bool { return len(fsm.seenCounts()) >= len(want) }, "node %d applies every command", i)
 		require.Equal(t, want, fsm.seenCounts(), "node %d", i)
 	}
 }
@@ -31,7 +33,7 @@ func (c *testCluster) waitSeen(t *testing.T, want map[string]int) {
 func TestForwardedAppliesExactlyOnce(t *testing.T) {
 	c := newCluster(t, 3)
 	nd := c.nodes[c.follower()]
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	const callers, writes = 64, 12
 	want := make(map[string]int)
 	var wg sync.WaitGroup
@@ -87,7 +89,7 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 	old := c.waitReadyLeader()
 	fi := c.follower()
 	nd := c.nodes[fi]
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	var (
 		mu       sync.Mutex
 		acked    = make(map[string]bool)
@@ -123,11 +125,11 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 20*time.Second, func() bool { return total.Load() >= 200 }, "writes before the kill")
+	testkit.WaitFor(t, 20*time.Second, func() bool { return total.Load() >= 200 }, "writes before the kill")
 	require.NoError(t, c.nodes[old].Close())
 	c.nodes[old] = nil
 	before := total.Load()
-	waitFor(t, 30*time.Second, func() bool { return total.Load() >= before+200 }, "writes after the kill")
+	testkit.WaitFor(t, 30*time.Second, func() bool { return total.Load() >= before+200 }, "writes after the kill")
 	close(stop)
 	wg.Wait()
 
@@ -139,7 +141,7 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 		if c.nodes[i] == nil {
 			continue
 		}
-		waitFor(t, 20*time.Second, func() bool {
+		testkit.WaitFor(t, 20*time.Second, func() bool {
 			seen := fsm.seenCounts()
 			for cmd := range acked {
 				if seen[cmd] != 1 {
@@ -178,7 +180,7 @@ func TestForwardedApplyEndsOnLeaderChange(t *testing.T) {
 	}()
 	// The command is committed (the followers applied it) while the old
 	// leader's state machine holds it: the call is pending there.
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return c.fsms[fi].applied.Load() > 0 && c.nodes[fi].Status().AppliedIndex == c.nodes[old].Status().CommitIndex
 	}, "the blocked command committed")
 	require.NoError(t, fn.Isolate(c.cfgs[old].Name))

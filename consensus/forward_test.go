@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/rpc"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // fakeLeader answers Conclave's apply methods with outcomes chosen by the
@@ -169,7 +170,7 @@ func goApply(ctx context.Context, f *forwarder, addr, cmd string) <-chan fwdResu
 // waitQueued waits until n calls to addr are queued in f.
 func waitQueued(t *testing.T, f *forwarder, addr string, n int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		p := f.peers[addr]
@@ -180,7 +181,7 @@ func waitQueued(t *testing.T, f *forwarder, addr string, n int) {
 func waitBatches(t *testing.T, fl *fakeLeader, n int) [][]string {
 	t.Helper()
 	var batches [][]string
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		batches, _ = fl.received()
 		return len(batches) >= n
 	}, "%d batches at the leader", n)
@@ -198,7 +199,7 @@ func isRetryable(err error) bool {
 func TestForwarderCoalescesWhileInFlight(t *testing.T) {
 	fl := newFakeLeader(t, minMessageSize)
 	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 
 	data, err := f.apply(ctx, fl.addr, []byte("ok:alone"))
 	require.NoError(t, err)
@@ -231,7 +232,7 @@ func TestForwarderCoalescesWhileInFlight(t *testing.T) {
 func TestForwarderMixedOutcomes(t *testing.T) {
 	fl := newFakeLeader(t, minMessageSize)
 	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	fl.hold()
 	block := goApply(ctx, f, fl.addr, "ok:block")
 	waitBatches(t, fl, 1)
@@ -268,7 +269,7 @@ func TestForwarderMixedOutcomes(t *testing.T) {
 func TestForwarderCallerCancel(t *testing.T) {
 	fl := newFakeLeader(t, minMessageSize)
 	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	fl.hold()
 	inFlightCtx, cancelInFlight := context.WithCancel(ctx)
 	defer cancelInFlight()
@@ -303,7 +304,7 @@ func TestForwarderCallerCancel(t *testing.T) {
 func TestForwarderCancelInSharedBatch(t *testing.T) {
 	fl := newFakeLeader(t, minMessageSize)
 	f := newTestForwarder(t)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	fl.hold()
 	block := goApply(ctx, f, fl.addr, "ok:block")
 	waitBatches(t, fl, 1)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/logadapt"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // memSink is a raft.SnapshotSink over a buffer.
@@ -78,7 +79,7 @@ func TestWaitApplied(t *testing.T) {
 	done := make(chan error, 2)
 	go func() { done <- f.waitApplied(context.Background(), 3, stop) }()
 	go func() { done <- f.waitApplied(context.Background(), 10, stop) }()
-	waitFor(t, 5*time.Second, func() bool { return f.nwaiters.Load() == 2 }, "two waiters")
+	testkit.WaitFor(t, 5*time.Second, func() bool { return f.nwaiters.Load() == 2 }, "two waiters")
 	f.setApplied(3)
 	require.NoError(t, <-done)
 	require.Equal(t, int64(1), f.nwaiters.Load())
@@ -115,7 +116,7 @@ func TestReadIndexerBatches(t *testing.T) {
 	for range 5 {
 		go get() // these join round 2
 	}
-	waitFor(t, 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, func() bool {
 		ri.mu.Lock()
 		defer ri.mu.Unlock()
 		return ri.pending != nil && ri.pending.readers == 5

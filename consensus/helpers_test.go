@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -176,29 +176,6 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// testLogger discards unless CONSENSUS_TEST_LOG is set (to a level name).
-func testLogger() *slog.Logger {
-	lvl := os.Getenv("CONSENSUS_TEST_LOG")
-	if lvl == "" {
-		return nil
-	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(lvl))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for: %s", timeout, fmt.Sprintf(format, args...))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testCluster is a group of in-process nodes on loopback.
 type testCluster struct {
 	t     testing.TB
@@ -217,10 +194,7 @@ func testConfig(t testing.TB, id string, fsm StateMachine) Config {
 		DataDir:      t.TempDir(),
 		StateMachine: fsm,
 		Profile:      ProfileLocal,
-		Logger:       testLogger(),
-	}
-	if l := cfg.Logger; l != nil {
-		cfg.Logger = l.With("test", t.Name())
+		Logger:       testkit.Logger(t),
 	}
 	return cfg
 }
@@ -286,7 +260,7 @@ func (c *testCluster) leader() int {
 func (c *testCluster) waitReadyLeader() int {
 	c.t.Helper()
 	var l int
-	waitFor(c.t, 20*time.Second, func() bool { l = c.leader(); return l >= 0 }, "a ready leader")
+	testkit.WaitFor(c.t, 20*time.Second, func() bool { l = c.leader(); return l >= 0 }, "a ready leader")
 	return l
 }
 
@@ -300,12 +274,6 @@ func (c *testCluster) follower() int {
 	}
 	c.t.Fatal("no follower")
 	return -1
-}
-
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // apply applies an idempotent command through node i, retrying while the

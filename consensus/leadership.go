@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/conclave-go/conclave/internal/subq"
 )
 
 // LeaderInfo names a leader and the term it leads. The zero value means no
@@ -31,32 +33,33 @@ func (n *Node) Leader() LeaderInfo {
 	return LeaderInfo{Name: string(id), Addr: string(addr), Term: r.CurrentTerm()}
 }
 
-// LeaderWatch is a subscription to leader changes from [Node.WatchLeader].
-type LeaderWatch struct {
-	ch      chan LeaderInfo
-	dropped atomic.Uint64
-	lead    *leadership
-}
+// LeaderSubscription delivers leader changes, from [Node.SubscribeLeader],
+// to one consumer.
+//
+// Observations go into a bounded queue that a goroutine of the subscription
+// drains into the channel returned by Events, so Raft never waits for the
+// consumer. When the queue is full, new observations are dropped and counted
+// in Dropped; resynchronise with [Node.Leader].
+type LeaderSubscription struct{ q *subq.Queue[LeaderInfo] }
 
-// C delivers an observation each time the known leader changes (the zero
-// LeaderInfo when it is lost). Delivery never blocks the node: when the
-// buffer is full the observation is dropped and counted in Dropped; resync
-// with [Node.Leader]. C is closed by Close or when the node closes.
-func (w *LeaderWatch) C() <-chan LeaderInfo { return w.ch }
+// Events delivers an observation each time the known leader changes (the
+// zero LeaderInfo when it is lost). It is closed after Close, or after the
+// node is closed; observations still queued then are discarded.
+func (s *LeaderSubscription) Events() <-chan LeaderInfo { return s.q.Events() }
 
-// Dropped returns how many observations were dropped because the buffer was
-// full.
-func (w *LeaderWatch) Dropped() uint64 { return w.dropped.Load() }
+// Dropped returns how many observations were discarded because the queue
+// was full.
+func (s *LeaderSubscription) Dropped() uint64 { return s.q.Dropped() }
 
-// Close ends the subscription and closes C. It is idempotent.
-func (w *LeaderWatch) Close() { w.lead.unwatch(w) }
+// Close stops delivery and closes the Events channel. It is safe to call
+// more than once and returns after the delivery goroutine has exited.
+func (s *LeaderSubscription) Close() { s.q.Close() }
 
-// WatchLeader subscribes to leader changes with a buffer of buf observations
-// (at least 1).
-func (n *Node) WatchLeader(buf int) *LeaderWatch {
-	w := &LeaderWatch{ch: make(chan LeaderInfo, max(buf, 1)), lead: n.lead}
-	n.lead.watch(w)
-	return w
+// SubscribeLeader returns a subscription to leader changes with a queue of
+// size observations (1024 when size <= 0). It may be called before Start,
+// to see the first leader.
+func (n *Node) SubscribeLeader(size int) *LeaderSubscription {
+	return &LeaderSubscription{q: n.lead.subs.Subscribe(size)}
 }
 
 // OnLeader registers fn to run each time this node becomes leader, once its
@@ -70,9 +73,9 @@ func (n *Node) OnLeader(fn func(ctx context.Context, term uint64)) {
 	n.lead.onLeader(fn)
 }
 
-// leadership follows raft's observations: it keeps the leader watchers fed,
-// runs the per-term leader session (barrier, readiness, callbacks) and wakes
-// requests waiting for a leader change.
+// leadership follows raft's observations: it feeds the leader
+// subscriptions, runs the per-term leader session (barrier, readiness,
+// callbacks) and wakes requests waiting for a leader change.
 type leadership struct {
 	n *Node
 
@@ -80,8 +83,9 @@ type leadership struct {
 	// applied its barrier; linearizable reads are served only in that term.
 	readyTerm atomic.Uint64
 
+	subs subq.Group[LeaderInfo]
+
 	mu        sync.Mutex // guards the fields below
-	watchers  map[*LeaderWatch]struct{}
 	callbacks []func(context.Context, uint64)
 	session   *leaderSession // nil when not leader
 	changed   chan struct{}  // closed and replaced on every change
@@ -98,7 +102,7 @@ type leaderSession struct {
 }
 
 func newLeadership(n *Node) *leadership {
-	return &leadership{n: n, watchers: make(map[*LeaderWatch]struct{}), changed: make(chan struct{})}
+	return &leadership{n: n, changed: make(chan struct{})}
 }
 
 // changedCh returns a channel closed at the next leader or state change.
@@ -112,25 +116,6 @@ func (l *leadership) changedCh() <-chan struct{} {
 func (l *leadership) signalLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
-}
-
-func (l *leadership) watch(w *LeaderWatch) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		close(w.ch)
-		return
-	}
-	l.watchers[w] = struct{}{}
-}
-
-func (l *leadership) unwatch(w *LeaderWatch) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.watchers[w]; ok {
-		delete(l.watchers, w)
-		close(w.ch)
-	}
 }
 
 // observe runs on the node's observer goroutine for each raft observation.
@@ -148,8 +133,8 @@ func (l *leadership) observe(o raft.Observation) {
 	}
 }
 
-// publish delivers a leader change to every watcher without blocking: the
-// sends are non-blocking, so holding the lock across them is safe.
+// publish delivers a leader change to every subscription. Queueing never
+// blocks, so holding the lock across it is safe, and it keeps the order.
 func (l *leadership) publish(info LeaderInfo) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -160,13 +145,7 @@ func (l *leadership) publish(info LeaderInfo) {
 		}
 		l.lastAddr = info.Addr
 	}
-	for w := range l.watchers {
-		select {
-		case w.ch <- info:
-		default:
-			w.dropped.Add(1)
-		}
-	}
+	l.subs.Publish(info)
 }
 
 // stateChanged starts a leader session when raft enters the leader state and
@@ -266,11 +245,8 @@ func (l *leadership) startCallbackLocked(s *leaderSession, fn func(context.Conte
 // close ends the session and every subscription.
 func (l *leadership) close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.closed = true
 	l.endSessionLocked()
-	for w := range l.watchers {
-		delete(l.watchers, w)
-		close(w.ch)
-	}
+	l.mu.Unlock()
+	l.subs.Close()
 }

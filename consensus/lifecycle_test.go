@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/conclave-go/conclave/internal/errs"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestConfigValidationNamesTheField(t *testing.T) {
@@ -107,7 +108,7 @@ func TestLifecycle(t *testing.T) {
 	require.Error(t, n.Bootstrap(ctx, []Server{{Name: "other", Addr: "127.0.0.1:1"}}), "the list must include this node")
 	require.NoError(t, n.Bootstrap(ctx, []Server{{Name: "solo", Addr: addr}}))
 	require.ErrorIs(t, n.Bootstrap(ctx, []Server{{Name: "solo", Addr: addr}}), ErrAlreadyBootstrapped)
-	waitFor(t, 10*time.Second, func() bool { return n.Status().State == StateLeader }, "single-node leader")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return n.Status().State == StateLeader }, "single-node leader")
 	res, err := n.Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
 	require.Empty(t, res)
@@ -156,7 +157,7 @@ func TestInMemory(t *testing.T) {
 		cfg.DataDir = ""
 		cfg.InMemory = true
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testkit.Context(t, 20*time.Second)
 	res, err := c.nodes[c.follower()].Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
 	require.Empty(t, res)

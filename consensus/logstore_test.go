@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/conclave-go/conclave/internal/errs"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // countingStore counts the stores a LogStore opened and closed.
@@ -61,7 +62,7 @@ func recorded(t *testing.T, dir string) string {
 func TestCustomLogStoreGroupRestarts(t *testing.T) {
 	var cs countingStore
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.LogStore = cs.customBolt() })
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	const n = 20
 	for i := range n {
 		c.apply(ctx, i%3, fmt.Sprintf("set:k%d=%d", i, i))
@@ -102,9 +103,9 @@ func startSolo(t *testing.T, cfg Config) {
 	nd, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, nd.Start(context.Background()))
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	require.NoError(t, nd.Bootstrap(ctx, []Server{{Name: cfg.Name, Addr: nd.Addr()}}))
-	waitFor(t, 20*time.Second, func() bool { return nd.Status().State == StateLeader }, "solo leader")
+	testkit.WaitFor(t, 20*time.Second, func() bool { return nd.Status().State == StateLeader }, "solo leader")
 	_, err = nd.Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
 	require.NoError(t, nd.Close())

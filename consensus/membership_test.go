@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // serverOf returns id's entry in node i's configuration.
@@ -22,7 +24,7 @@ func (c *testCluster) serverOf(i int, id string) (Server, bool) {
 
 func TestMembershipChangesFromFollower(t *testing.T) {
 	c := newCluster(t, 3)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	fsm := newKV()
 	cfg := testConfig(t, "n3", fsm)
 	joiner := c.start(cfg)
@@ -35,39 +37,39 @@ func TestMembershipChangesFromFollower(t *testing.T) {
 	// Added at a wrong address first, then the address is updated.
 	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", "127.0.0.1:1"))
 	// The change is committed; the follower learns of it on the next append.
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		s, _ := c.serverOf(f, "n3")
 		return s == Server{Name: "n3", Addr: "127.0.0.1:1", Suffrage: NonVoter}
 	}, "n3 as a non-voter at the first address")
 	require.NoError(t, c.nodes[f].AddNonVoter(ctx, "n3", joiner.Addr()))
-	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Addr == joiner.Addr() }, "address update")
+	testkit.WaitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Addr == joiner.Addr() }, "address update")
 
 	c.apply(ctx, f, "set:x=1")
-	waitFor(t, 20*time.Second, func() bool { v, _ := fsm.get("x"); return v == "1" }, "the non-voter replicates")
+	testkit.WaitFor(t, 20*time.Second, func() bool { v, _ := fsm.get("x"); return v == "1" }, "the non-voter replicates")
 
 	require.NoError(t, c.nodes[f].Promote(ctx, "n3"))
-	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == Voter }, "promotion")
+	testkit.WaitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == Voter }, "promotion")
 	require.NoError(t, c.nodes[f].Demote(ctx, "n3"))
-	waitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == NonVoter }, "demotion")
+	testkit.WaitFor(t, 10*time.Second, func() bool { s, _ := c.serverOf(f, "n3"); return s.Suffrage == NonVoter }, "demotion")
 	require.NoError(t, c.nodes[f].RemoveServer(ctx, "n3"))
-	waitFor(t, 10*time.Second, func() bool { _, ok := c.serverOf(f, "n3"); return !ok }, "removal")
+	testkit.WaitFor(t, 10*time.Second, func() bool { _, ok := c.serverOf(f, "n3"); return !ok }, "removal")
 	require.NoError(t, c.nodes[f].RemoveServer(ctx, "n3"), "removing an absent server succeeds")
 	require.ErrorIs(t, c.nodes[f].Promote(ctx, "nobody"), ErrUnknownServer)
 
 	// Leadership transfer requested on a follower.
 	old := c.waitReadyLeader()
 	require.NoError(t, c.nodes[f].LeadershipTransfer(ctx))
-	waitFor(t, 20*time.Second, func() bool { l := c.leader(); return l >= 0 && l != old }, "leadership moves")
+	testkit.WaitFor(t, 20*time.Second, func() bool { l := c.leader(); return l >= 0 && l != old }, "leadership moves")
 
 	// To a chosen server.
 	target := c.follower()
 	require.NoError(t, c.nodes[c.follower()].LeadershipTransferTo(ctx, c.nodes[target].Name()))
-	waitFor(t, 20*time.Second, func() bool { return c.leader() == target }, "leadership moves to %s", c.nodes[target].Name())
+	testkit.WaitFor(t, 20*time.Second, func() bool { return c.leader() == target }, "leadership moves to %s", c.nodes[target].Name())
 }
 
 func TestLeaveFollowerThenLeader(t *testing.T) {
 	c := newCluster(t, 3)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	f := c.follower()
 	fid := c.nodes[f].Name()
 	require.NoError(t, c.nodes[f].Leave(ctx))

@@ -422,6 +422,7 @@ func (n *Node) close() error {
 	close(n.closing)
 	n.cancelBase()
 	if !started {
+		n.lead.close() // subscriptions taken before Start
 		return nil
 	}
 	if !waitTimeout(&n.inflight, n.drainTimeout()) {

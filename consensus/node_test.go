@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestApplyOnLeaderAndFollower(t *testing.T) {
 	c := newCluster(t, 3)
 	l, f := c.waitReadyLeader(), c.follower()
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testkit.Context(t, 20*time.Second)
 
 	res, err := c.nodes[l].Apply(ctx, []byte("set:a=1"))
 	require.NoError(t, err)
@@ -49,7 +51,7 @@ func TestApplyTooLarge(t *testing.T) {
 
 func TestKillLeaderKeepsAckedWrites(t *testing.T) {
 	c := newCluster(t, 3)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	for i := range 20 {
 		c.apply(ctx, c.follower(), fmt.Sprintf("set:k%d=%d", i, i))
 	}
@@ -103,7 +105,7 @@ func TestNoLeader(t *testing.T) {
 			require.NoError(t, c.nodes[i].Close())
 		}
 	}
-	waitFor(t, 10*time.Second, func() bool { return c.nodes[f].Leader() == LeaderInfo{} }, "leader lost")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return c.nodes[f].Leader() == LeaderInfo{} }, "leader lost")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	_, err := c.nodes[f].Apply(ctx, []byte("set:a=1"))

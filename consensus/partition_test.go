@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/faultnet"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // leaderEvent records an OnLeader callback starting or ending.
@@ -52,7 +53,7 @@ func newFaultCluster(t *testing.T, n int) (*testCluster, *faultnet.Network) {
 // the new leader's callback runs with a higher term.
 func TestPartitionedLeader(t *testing.T) {
 	c, fn := newFaultCluster(t, 3)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	var log leaderLog
 	for i, nd := range c.nodes {
 		nd.OnLeader(func(ctx context.Context, term uint64) {
@@ -63,7 +64,7 @@ func TestPartitionedLeader(t *testing.T) {
 	}
 	old := c.waitReadyLeader()
 	oldTerm := c.nodes[old].Leader().Term
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return log.has(func(e leaderEvent) bool { return e.node == old && e.start && e.term == oldTerm })
 	}, "OnLeader on the first leader")
 	c.apply(ctx, old, "set:x=1")
@@ -101,23 +102,23 @@ func TestPartitionedLeader(t *testing.T) {
 	}()
 
 	require.NoError(t, fn.Isolate(c.cfgs[old].Name))
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return log.has(func(e leaderEvent) bool { return e.node == old && !e.start })
 	}, "the isolated leader's OnLeader context is cancelled")
 
 	var nl int
-	waitFor(t, 20*time.Second, func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() bool {
 		nl = c.leader()
 		return nl >= 0 && nl != old
 	}, "a new leader on the majority side")
 	c.apply(ctx, nl, "set:x=2")
 	acked := time.Now()
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return log.has(func(e leaderEvent) bool { return e.node == nl && e.start && e.term > oldTerm })
 	}, "OnLeader on the new leader with a higher term")
 
 	// Keep reading on the isolated side until several reads began after the ack.
-	waitFor(t, 20*time.Second, func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		n := 0

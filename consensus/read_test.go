@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestLinearizableReadOnFollowerSeesLatestAckedWrite(t *testing.T) {
 	c := newCluster(t, 3)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	l := c.waitReadyLeader()
 	for i := range 30 {
 		c.apply(ctx, l, fmt.Sprintf("set:x=%d", i))
@@ -35,7 +37,7 @@ func TestLinearizableReadOnFollowerSeesLatestAckedWrite(t *testing.T) {
 
 func TestReadLevels(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.Tuning.MaxStaleness = 10 * time.Second })
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	l, f := c.waitReadyLeader(), c.follower()
 	c.apply(ctx, f, "set:x=1")
 
@@ -52,7 +54,7 @@ func TestReadLevels(t *testing.T) {
 	require.NoError(t, c.nodes[l].Read(ctx, Leader, func(StateMachine) error { return nil }))
 
 	// Stale: local, within MaxStaleness of the last leader contact.
-	waitFor(t, 10*time.Second, func() bool { v, _ := c.fsms[f].get("x"); return v == "1" }, "follower applies x")
+	testkit.WaitFor(t, 10*time.Second, func() bool { v, _ := c.fsms[f].get("x"); return v == "1" }, "follower applies x")
 	res, err = c.nodes[f].Query(ctx, Stale, []byte("get:x"))
 	require.NoError(t, err)
 	require.Equal(t, "1", string(res))
@@ -72,14 +74,14 @@ func TestStaleReadBoundedByMaxStaleness(t *testing.T) {
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.Tuning.MaxStaleness = 300 * time.Millisecond })
 	f := c.follower()
 	ok := func(StateMachine) error { return nil }
-	waitFor(t, 10*time.Second, func() bool { return c.nodes[f].Read(context.Background(), Stale, ok) == nil }, "fresh stale read")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return c.nodes[f].Read(context.Background(), Stale, ok) == nil }, "fresh stale read")
 	// Stop the others: the follower stops hearing from a leader.
 	for i := range c.nodes {
 		if i != f {
 			require.NoError(t, c.nodes[i].Close())
 		}
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return errors.Is(c.nodes[f].Read(context.Background(), Stale, ok), ErrStale)
 	}, "stale read refused")
 }

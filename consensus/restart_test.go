@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // Every acknowledged write survives closing the whole group and reopening it
@@ -17,13 +19,13 @@ func TestRestartFromDataDir(t *testing.T) {
 		cfg.Tuning.TrailingLogs = 4
 		cfg.Tuning.SnapshotInterval = 20 * time.Millisecond
 	})
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	const n = 40
 	for i := range n {
 		c.apply(ctx, i%3, fmt.Sprintf("set:k%d=%d", i, i))
 	}
 	for i := range c.nodes {
-		waitFor(t, 20*time.Second, func() bool { return c.nodes[i].Status().LastSnapshotIndex > 0 }, "node %d snapshots", i)
+		testkit.WaitFor(t, 20*time.Second, func() bool { return c.nodes[i].Status().LastSnapshotIndex > 0 }, "node %d snapshots", i)
 	}
 	for i := n; i < n+3; i++ { // entries after the snapshot, only in the log
 		c.apply(ctx, 0, fmt.Sprintf("set:k%d=%d", i, i))

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // A server added after the log was compacted catches up through
@@ -19,14 +21,14 @@ func TestJoinCatchesUpFromBigSnapshot(t *testing.T) {
 		cfg.Tuning.SnapshotInterval = 20 * time.Millisecond
 	}
 	c := newCluster(t, 3, small)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testkit.Context(t, 60*time.Second)
 	const keys, size = 40, 128 << 10 // 5 MiB of state
 	value := func(k int) string { return string(bytes.Repeat([]byte{byte('a' + k%26)}, size)) }
 	for k := range keys {
 		c.apply(ctx, k%3, fmt.Sprintf("set:k%d=%s", k, value(k)))
 	}
 	l := c.waitReadyLeader()
-	waitFor(t, 20*time.Second, func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() bool {
 		return c.nodes[l].Status().LastSnapshotIndex >= uint64(keys/2)
 	}, "leader snapshot covering most writes")
 	// Entries after the snapshot too, so the joiner needs snapshot and log.
@@ -39,7 +41,7 @@ func TestJoinCatchesUpFromBigSnapshot(t *testing.T) {
 	c.nodes, c.fsms, c.cfgs = append(c.nodes, joiner), append(c.fsms, fsm), append(c.cfgs, cfg)
 	require.NoError(t, c.nodes[c.follower()].AddNonVoter(ctx, "n3", joiner.Addr()))
 
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		v, _ := fsm.get("after")
 		return v == "1"
 	}, "joiner catches up")
@@ -70,6 +72,6 @@ func TestSnapshotFailureIsCounted(t *testing.T) {
 		_, err := c.nodes[0].Apply(context.Background(), fmt.Appendf(nil, "set:k%d=v", i))
 		require.NoError(t, err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return c.nodes[0].Status().SnapshotFailures > 0 }, "a counted snapshot failure")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return c.nodes[0].Status().SnapshotFailures > 0 }, "a counted snapshot failure")
 	require.Zero(t, c.nodes[0].Status().LastSnapshotIndex)
 }

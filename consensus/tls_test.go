@@ -10,6 +10,7 @@ import (
 
 	"github.com/conclave-go/conclave/internal/rpc"
 	"github.com/conclave-go/conclave/internal/rpc/rpctest"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func mutualTLS(t *testing.T, ca *rpctest.CA) TLSConfig {
@@ -22,7 +23,7 @@ func mutualTLS(t *testing.T, ca *rpctest.CA) TLSConfig {
 func TestMutualTLS(t *testing.T) {
 	ca := rpctest.NewCA(t)
 	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.TLS = mutualTLS(t, ca) })
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	f := c.follower()
 	c.apply(ctx, f, "set:x=1") // forwarded over TLS, replicated over TLS
 

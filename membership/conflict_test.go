@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // TestDuplicateNameRefused starts a second node named like a live member, at
@@ -14,10 +16,10 @@ import (
 // the cluster keeps the original.
 func TestDuplicateNameRefused(t *testing.T) {
 	nodes := startCluster(t, 2, nil)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "formed")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "formed")
 	original := nodes[1].Local().Address()
 
-	cfg := testConfig("node-1")
+	cfg := testConfig(t, "node-1")
 	cfg.Seeds = []string{nodes[0].Local().Address()}
 	dup, err := New(cfg)
 	require.NoError(t, err)
@@ -50,12 +52,12 @@ func TestDuplicateNameRefused(t *testing.T) {
 // over; every node then sees it alive at the new address.
 func TestRestartOnNewAddressReplacesEntry(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "formed")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "formed")
 	rec := record(nodes[0].Subscribe(0))
 	old := nodes[2].Local().Address()
 	require.NoError(t, nodes[2].Close())
 
-	cfg := testConfig("node-2")
+	cfg := testConfig(t, "node-2")
 	cfg.Seeds = []string{nodes[0].Local().Address()}
 	cfg.WaitForJoin = true
 	restarted := startNode(t, cfg) // blocks until admitted
@@ -63,7 +65,7 @@ func TestRestartOnNewAddressReplacesEntry(t *testing.T) {
 	require.NotEqual(t, old, fresh)
 
 	all := []*Membership{nodes[0], nodes[1], restarted}
-	waitFor(t, 20*time.Second, func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() bool {
 		if !allSee(all, 3) {
 			return false
 		}

@@ -3,8 +3,6 @@ package membership
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // TestMain fails the run if goroutines outlive the tests. memberlist does
@@ -40,19 +40,9 @@ func findLeaks(timeout time.Duration, opts ...goleak.Option) error {
 	}
 }
 
-// testLogger discards logs unless CONCLAVE_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	var w io.Writer = io.Discard
-	level := slog.LevelInfo
-	if os.Getenv("CONCLAVE_TEST_LOG") != "" {
-		w, level = os.Stderr, slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
 // testConfig is a Local-profile node on a free loopback port.
-func testConfig(name string) Config {
-	return Config{Name: name, BindAddr: "127.0.0.1:0", Profile: Local, Logger: testLogger()}
+func testConfig(t testing.TB, name string) Config {
+	return Config{Name: name, BindAddr: "127.0.0.1:0", Profile: Local, Logger: testkit.Logger(t)}
 }
 
 // startNode creates and starts a node; Close is registered as cleanup.
@@ -72,7 +62,7 @@ func startCluster(t testing.TB, n int, tweak func(i int, cfg *Config)) []*Member
 	t.Helper()
 	nodes := make([]*Membership, n)
 	for i := range n {
-		cfg := testConfig(fmt.Sprintf("node-%d", i))
+		cfg := testConfig(t, fmt.Sprintf("node-%d", i))
 		if i > 0 {
 			cfg.Seeds = []string{nodes[0].Local().Address()}
 			cfg.WaitForJoin = true
@@ -83,18 +73,6 @@ func startCluster(t testing.TB, n int, tweak func(i int, cfg *Config)) []*Member
 		nodes[i] = startNode(t, cfg)
 	}
 	return nodes
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNowf(t, "condition not met", "after %v: "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // countStatus returns how many members m sees with status s.

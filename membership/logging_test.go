@@ -1,56 +1,38 @@
 package membership
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(b.buf.String(), "\n")
-}
 
 // TestLogging checks that this package's and memberlist's records reach the
 // configured logger, at their levels, with the component and node
 // attributes.
 func TestLogging(t *testing.T) {
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := startNode(t, testConfig("a"))
-	cfg := testConfig("b")
+	a := startNode(t, testConfig(t, "a"))
+	cfg := testConfig(t, "b")
 	cfg.Logger = logger
 	cfg.Seeds = []string{a.Local().Address()}
 	cfg.WaitForJoin = true
 	startNode(t, cfg)
 
 	find := func(substr string) string {
-		for _, l := range out.lines() {
+		for _, l := range strings.Split(out.String(), "\n") {
 			if strings.Contains(l, substr) {
 				return l
 			}
 		}
 		return ""
 	}
-	waitFor(t, 10*time.Second, func() bool { return find("Initiating push/pull sync") != "" }, "memberlist's debug line")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return find("Initiating push/pull sync") != "" }, "memberlist's debug line")
 	line := find("Initiating push/pull sync")
 	require.Contains(t, line, "level=DEBUG")
 	require.Contains(t, line, "component=membership")

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/faultnet"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // TestMeasureDetectionAndHeal prints failure-detection and partition-heal
@@ -58,12 +59,12 @@ func withProfile(p Profile) func(int, *Config) {
 // other node saw it failed.
 func measureDetection(t *testing.T, p Profile, n int) time.Duration {
 	nodes := startCluster(t, n, withProfile(p))
-	waitFor(t, 60*time.Second, func() bool { return allSee(nodes, n) }, "formed")
+	testkit.WaitFor(t, 60*time.Second, func() bool { return allSee(nodes, n) }, "formed")
 	victim := nodes[n-1]
 	name := victim.Local().Name
 	require.NoError(t, victim.Close())
 	killed := time.Now()
-	waitFor(t, 120*time.Second, func() bool {
+	testkit.WaitFor(t, 120*time.Second, func() bool {
 		for _, o := range nodes[:n-1] {
 			if statusOfMember(o, name) != StatusFailed {
 				return false
@@ -82,7 +83,7 @@ func measureDetection(t *testing.T, p Profile, n int) time.Duration {
 // GossipToTheDeadTime and returns the time from the heal until every node
 // saw all n alive.
 func measureHeal(t *testing.T, p Profile, n int) time.Duration {
-	fn := faultnet.New(int64(n), testLogger())
+	fn := faultnet.New(int64(n), testkit.Logger(t))
 	defer fn.Close()
 	nodes := faultCluster(t, fn, n, func(cfg *Config) { cfg.Profile = p })
 	var left, right []int

@@ -351,12 +351,12 @@ func (m *Membership) Local() Member {
 }
 
 // Subscribe returns a subscription to membership events with a queue of
-// queueSize events (DefaultQueueSize when queueSize <= 0). It may be called
-// before Start, to see the local node's own join. Subscribe first, then
+// size events (1024 when size <= 0). It may be called before Start, to see
+// the local node's own join. Subscribe first, then
 // read Members, to miss nothing: a member may then appear in both. See
 // Subscription for the delivery contract.
-func (m *Membership) Subscribe(queueSize int) *Subscription {
-	return m.hub.subscribe(queueSize)
+func (m *Membership) Subscribe(size int) *Subscription {
+	return m.hub.subscribe(size)
 }
 
 // alone reports whether no other member is alive.

@@ -12,11 +12,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestTwoNodesJoin(t *testing.T) {
-	a := startNode(t, testConfig("a"))
-	cfg := testConfig("b")
+	a := startNode(t, testConfig(t, "a"))
+	cfg := testConfig(t, "b")
 	cfg.Seeds = []string{a.Local().Address()}
 	cfg.WaitForJoin = true
 	cfg.Role = RoleServer
@@ -24,7 +26,7 @@ func TestTwoNodesJoin(t *testing.T) {
 	cfg.Tags = map[string]string{"zone": "z1"}
 	b := startNode(t, cfg)
 	nodes := []*Membership{a, b}
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "two alive members on both")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "two alive members on both")
 
 	require.Equal(t, StatusAlive, a.Local().Status)
 	var seen Member
@@ -49,7 +51,7 @@ func TestEventsInOrder(t *testing.T) {
 		cfg.Tuning.TombstoneTimeout = 2 * time.Second
 		cfg.Tuning.ReapInterval = 100 * time.Millisecond
 	}
-	observerCfg := testConfig("observer")
+	observerCfg := testConfig(t, "observer")
 	short(0, &observerCfg)
 	observer, err := New(observerCfg)
 	require.NoError(t, err)
@@ -59,7 +61,7 @@ func TestEventsInOrder(t *testing.T) {
 
 	var nodes []*Membership
 	for _, name := range []string{"leaver", "crasher", "witness"} {
-		cfg := testConfig(name)
+		cfg := testConfig(t, name)
 		cfg.Seeds = []string{observer.Local().Address()}
 		cfg.WaitForJoin = true
 		short(0, &cfg)
@@ -67,7 +69,7 @@ func TestEventsInOrder(t *testing.T) {
 	}
 	leaver, crasher, witness := nodes[0], nodes[1], nodes[2]
 	all := []*Membership{observer, leaver, crasher, witness}
-	waitFor(t, 10*time.Second, func() bool { return allSee(all, 4) }, "4 alive everywhere")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(all, 4) }, "4 alive everywhere")
 	witnessRec := record(witness.Subscribe(0))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -76,7 +78,7 @@ func TestEventsInOrder(t *testing.T) {
 	require.NoError(t, crasher.Close())
 
 	for _, r := range []*recorder{rec, witnessRec} {
-		waitFor(t, 20*time.Second, func() bool {
+		testkit.WaitFor(t, 20*time.Second, func() bool {
 			return r.has(EventReap, "leaver") && r.has(EventReap, "crasher")
 		}, "leave, failure and both reaps observed")
 	}
@@ -91,26 +93,26 @@ func TestEventsInOrder(t *testing.T) {
 
 func TestLeaveAndFailStatuses(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, nodes[1].Leave(ctx))
-	waitFor(t, 10*time.Second, func() bool { return statusOfMember(nodes[0], "node-1") == StatusLeft }, "node-1 left")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return statusOfMember(nodes[0], "node-1") == StatusLeft }, "node-1 left")
 	require.NoError(t, nodes[2].Close())
-	waitFor(t, 15*time.Second, func() bool { return statusOfMember(nodes[0], "node-2") == StatusFailed }, "node-2 failed")
+	testkit.WaitFor(t, 15*time.Second, func() bool { return statusOfMember(nodes[0], "node-2") == StatusFailed }, "node-2 failed")
 	require.Equal(t, StatusLeft, statusOfMember(nodes[0], "node-1"), "a graceful leave is not a failure")
 }
 
 func TestSetTagsUpdatesEveryNode(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
 	recs := make([]*recorder, len(nodes))
 	for i, n := range nodes {
 		recs[i] = record(n.Subscribe(0))
 	}
 	require.NoError(t, nodes[2].SetTags(map[string]string{"version": "2"}))
 	for i, r := range recs {
-		waitFor(t, 10*time.Second, func() bool {
+		testkit.WaitFor(t, 10*time.Second, func() bool {
 			ev, ok := r.last("node-2")
 			return ok && ev.Type == EventUpdate && ev.Member.Tags["version"] == "2"
 		}, "node %d sees the update", i)
@@ -120,7 +122,7 @@ func TestSetTagsUpdatesEveryNode(t *testing.T) {
 }
 
 func TestTagRules(t *testing.T) {
-	cfg := testConfig("a")
+	cfg := testConfig(t, "a")
 	cfg.SystemTags = map[string]string{"conclave:expect": "3"}
 	a := startNode(t, cfg)
 
@@ -139,15 +141,15 @@ func TestTagRules(t *testing.T) {
 }
 
 func TestSetTagsBeforeStartIsAnnounced(t *testing.T) {
-	a := startNode(t, testConfig("a"))
-	cfg := testConfig("b")
+	a := startNode(t, testConfig(t, "a"))
+	cfg := testConfig(t, "b")
 	cfg.Seeds = []string{a.Local().Address()}
 	b, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	require.NoError(t, b.SetTags(map[string]string{"early": "yes"}))
 	require.NoError(t, b.Start(t.Context()))
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		for _, m := range a.Members() {
 			if m.Name == "b" && m.Tags["early"] == "yes" {
 				return true
@@ -158,7 +160,7 @@ func TestSetTagsBeforeStartIsAnnounced(t *testing.T) {
 }
 
 func TestLifecycleErrors(t *testing.T) {
-	m, err := New(testConfig("a"))
+	m, err := New(testConfig(t, "a"))
 	require.NoError(t, err)
 	ctx := t.Context()
 	_, err = m.Join(ctx, []string{"127.0.0.1:1"})
@@ -185,7 +187,7 @@ func TestLifecycleErrors(t *testing.T) {
 func TestCloseLeaksNothing(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	nodes := startCluster(t, 3, nil)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "3 alive")
 	subs := []*Subscription{nodes[0].Subscribe(4), nodes[1].Subscribe(4)} // never read
 	require.NoError(t, nodes[1].SetTags(map[string]string{"x": "y"}))
 	addrs := make([]string, len(nodes))
@@ -224,20 +226,20 @@ func freePort(t *testing.T) int {
 func TestStartWithoutReachableSeedRetriesInBackground(t *testing.T) {
 	port := freePort(t)
 	seed := "127.0.0.1:" + strconv.Itoa(port)
-	cfg := testConfig("early")
+	cfg := testConfig(t, "early")
 	cfg.Seeds = []string{seed}
 	early := startNode(t, cfg) // returns although nobody answers
 	require.Equal(t, 1, countStatus(early, StatusAlive))
 
-	late := testConfig("late")
+	late := testConfig(t, "late")
 	late.BindAddr = seed
 	lateNode := startNode(t, late)
 	nodes := []*Membership{early, lateNode}
-	waitFor(t, 15*time.Second, func() bool { return allSee(nodes, 2) }, "the background rejoin reaches the late seed")
+	testkit.WaitFor(t, 15*time.Second, func() bool { return allSee(nodes, 2) }, "the background rejoin reaches the late seed")
 }
 
 func TestWaitForJoinHonoursContext(t *testing.T) {
-	cfg := testConfig("lonely")
+	cfg := testConfig(t, "lonely")
 	cfg.Seeds = []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}
 	cfg.WaitForJoin = true
 	m, err := New(cfg)
@@ -253,8 +255,8 @@ func TestWaitForJoinHonoursContext(t *testing.T) {
 }
 
 func TestSeedsByNameAreResolvedOnEveryAttempt(t *testing.T) {
-	a := startNode(t, testConfig("a"))
-	cfg := testConfig("b")
+	a := startNode(t, testConfig(t, "a"))
+	cfg := testConfig(t, "b")
 	cfg.Seeds = []string{"seeds.test:" + strconv.Itoa(int(a.Local().Port))}
 	b, err := New(cfg)
 	require.NoError(t, err)
@@ -274,28 +276,28 @@ func TestSeedsByNameAreResolvedOnEveryAttempt(t *testing.T) {
 		return []string{"127.0.0.1"}, nil
 	}
 	require.NoError(t, b.Start(t.Context()))
-	waitFor(t, 15*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "b joins once the name resolves")
+	testkit.WaitFor(t, 15*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "b joins once the name resolves")
 	mu.Lock()
 	defer mu.Unlock()
 	require.GreaterOrEqual(t, lookups, 3)
 }
 
 func TestSeedLocalhostName(t *testing.T) {
-	a := startNode(t, testConfig("a"))
-	cfg := testConfig("b")
+	a := startNode(t, testConfig(t, "a"))
+	cfg := testConfig(t, "b")
 	cfg.Seeds = []string{"localhost:" + strconv.Itoa(int(a.Local().Port))}
 	cfg.WaitForJoin = true
 	b := startNode(t, cfg)
-	waitFor(t, 10*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "joined through localhost")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "joined through localhost")
 }
 
 func TestExplicitJoin(t *testing.T) {
-	a := startNode(t, testConfig("a"))
-	b := startNode(t, testConfig("b"))
+	a := startNode(t, testConfig(t, "a"))
+	b := startNode(t, testConfig(t, "b"))
 	n, err := b.Join(t.Context(), []string{a.Local().Address(), "127.0.0.1:" + strconv.Itoa(freePort(t))})
 	require.NoError(t, err, "one answering address is enough")
 	require.Equal(t, 1, n)
-	waitFor(t, 10*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "joined")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee([]*Membership{a, b}, 2) }, "joined")
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -304,8 +306,8 @@ func TestExplicitJoin(t *testing.T) {
 }
 
 func TestStartFailureClosesNode(t *testing.T) {
-	busy := startNode(t, testConfig("busy"))
-	cfg := testConfig("clash")
+	busy := startNode(t, testConfig(t, "busy"))
+	cfg := testConfig(t, "clash")
 	cfg.BindAddr = busy.Local().Address() // port taken
 	m, err := New(cfg)
 	require.NoError(t, err)
@@ -318,7 +320,7 @@ func TestStartFailureClosesNode(t *testing.T) {
 
 func TestSeedListNamingOnlySelf(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cfg := testConfig("first")
+	cfg := testConfig(t, "first")
 	cfg.BindAddr = addr
 	cfg.Seeds = []string{addr, "localhost:" + strings.Split(addr, ":")[1]}
 	m := startNode(t, cfg)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/faultnet"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // faultCluster starts n nodes on one faultnet network, each seeded with the
@@ -21,7 +22,7 @@ func faultCluster(t *testing.T, fn *faultnet.Network, n int, tweak func(*Config)
 			tweak(cfg)
 		}
 	})
-	waitFor(t, 20*time.Second, func() bool { return allSee(nodes, n) }, "%d nodes formed", n)
+	testkit.WaitFor(t, 20*time.Second, func() bool { return allSee(nodes, n) }, "%d nodes formed", n)
 	return nodes
 }
 
@@ -61,21 +62,21 @@ func partitionAndHeal(t *testing.T, fn *faultnet.Network, nodes []*Membership, l
 	}
 	l, r := pick(left), pick(right)
 	require.NoError(t, fn.Partition(names(nodes, left...), names(nodes, right...)))
-	waitFor(t, 60*time.Second, func() bool { return seesFailed(l, r) && seesFailed(r, l) }, "both sides detect the partition")
+	testkit.WaitFor(t, 60*time.Second, func() bool { return seesFailed(l, r) && seesFailed(r, l) }, "both sides detect the partition")
 	// The fault itself lasts past memberlist's gossip-to-the-dead window,
 	// after which bare memberlist never merges the halves again.
 	hold := nodes[0].Timing().GossipToTheDeadTime + 2*nodes[0].Timing().ProbeInterval
 	time.Sleep(hold)
 	fn.Heal()
 	healed := time.Now()
-	waitFor(t, bound, func() bool { return allSee(nodes, len(nodes)) }, "every node sees all %d alive after the heal", len(nodes))
+	testkit.WaitFor(t, bound, func() bool { return allSee(nodes, len(nodes)) }, "every node sees all %d alive after the heal", len(nodes))
 	return time.Since(healed)
 }
 
 // TestPartitionHeals partitions five nodes 2|3 for longer than
 // GossipToTheDeadTime and checks that the reconnect loop merges them again.
 func TestPartitionHeals(t *testing.T) {
-	fn := faultnet.New(1, testLogger())
+	fn := faultnet.New(1, testkit.Logger(t))
 	defer fn.Close()
 	nodes := faultCluster(t, fn, 5, func(cfg *Config) {
 		cfg.Tuning.GossipToTheDeadTime = 2 * time.Second
@@ -104,7 +105,7 @@ func TestPartitionWithoutReconnectStaysSplit(t *testing.T) {
 	if os.Getenv("CONCLAVE_MEMBERSHIP_MEASURE") == "" {
 		t.Skip("set CONCLAVE_MEMBERSHIP_MEASURE=1 to run")
 	}
-	fn := faultnet.New(2, testLogger())
+	fn := faultnet.New(2, testkit.Logger(t))
 	defer fn.Close()
 	nodes := faultCluster(t, fn, 4, func(cfg *Config) {
 		cfg.Tuning.GossipToTheDeadTime = 2 * time.Second
@@ -113,7 +114,7 @@ func TestPartitionWithoutReconnectStaysSplit(t *testing.T) {
 	})
 	require.NoError(t, fn.Partition(names(nodes, 0, 1), names(nodes, 2, 3)))
 	l, r := nodes[:2], nodes[2:]
-	waitFor(t, 60*time.Second, func() bool { return seesFailed(l, r) && seesFailed(r, l) }, "split detected")
+	testkit.WaitFor(t, 60*time.Second, func() bool { return seesFailed(l, r) && seesFailed(r, l) }, "split detected")
 	time.Sleep(nodes[0].Timing().GossipToTheDeadTime + 2*nodes[0].Timing().ProbeInterval)
 	fn.Heal()
 	// Several push-pull intervals later, the halves still do not see each

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func key(b byte, size int) []byte { return bytes.Repeat([]byte{b}, size) }
@@ -20,7 +22,7 @@ func TestEncryptionAndLabelRefusal(t *testing.T) {
 		cfg.Label = "prod"
 	}
 	nodes := startCluster(t, 2, secure)
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "the encrypted cluster forms")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 2) }, "the encrypted cluster forms")
 	seed := nodes[0].Local().Address()
 
 	tests := []struct {
@@ -37,7 +39,7 @@ func TestEncryptionAndLabelRefusal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := testConfig("intruder")
+			cfg := testConfig(t, "intruder")
 			cfg.Keys, cfg.Label = tt.keys, tt.label
 			m := startNode(t, cfg)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -58,8 +60,8 @@ func TestEncryptionAndLabelRefusal(t *testing.T) {
 
 // TestPlainLabelMismatch: labels separate clusters without encryption too.
 func TestPlainLabelMismatch(t *testing.T) {
-	a := startNode(t, func() Config { c := testConfig("a"); c.Label = "blue"; return c }())
-	cfg := testConfig("b")
+	a := startNode(t, func() Config { c := testConfig(t, "a"); c.Label = "blue"; return c }())
+	cfg := testConfig(t, "b")
 	cfg.Label = "green"
 	b := startNode(t, cfg)
 	_, err := b.Join(t.Context(), []string{a.Local().Address()})
@@ -72,7 +74,7 @@ func TestPlainLabelMismatch(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	oldKey, newKey := key(1, 16), key(2, 24)
 	nodes := startCluster(t, 3, func(_ int, cfg *Config) { cfg.Keys = [][]byte{oldKey} })
-	waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "formed")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) }, "formed")
 
 	for _, n := range nodes {
 		require.NoError(t, n.InstallKey(newKey))
@@ -88,14 +90,14 @@ func TestKeyRotation(t *testing.T) {
 	}
 	require.NoError(t, nodes[1].SetTags(map[string]string{"rotated": "yes"}))
 
-	cfg := testConfig("newcomer")
+	cfg := testConfig(t, "newcomer")
 	cfg.Keys = [][]byte{newKey}
 	cfg.Seeds = []string{nodes[0].Local().Address()}
 	cfg.WaitForJoin = true
 	all := append(nodes, startNode(t, cfg))
-	waitFor(t, 15*time.Second, func() bool { return allSee(all, 4) }, "the cluster works on the new key")
+	testkit.WaitFor(t, 15*time.Second, func() bool { return allSee(all, 4) }, "the cluster works on the new key")
 
-	cfg = testConfig("stale")
+	cfg = testConfig(t, "stale")
 	cfg.Keys = [][]byte{oldKey}
 	stale := startNode(t, cfg)
 	_, err := stale.Join(t.Context(), []string{nodes[0].Local().Address()})
@@ -103,7 +105,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestKeyringErrors(t *testing.T) {
-	plain, err := New(testConfig("plain"))
+	plain, err := New(testConfig(t, "plain"))
 	require.NoError(t, err)
 	defer plain.Close()
 	require.ErrorIs(t, plain.InstallKey(key(1, 16)), ErrNoEncryption)
@@ -111,7 +113,7 @@ func TestKeyringErrors(t *testing.T) {
 	require.ErrorIs(t, plain.RemoveKey(key(1, 16)), ErrNoEncryption)
 	require.Nil(t, plain.ListKeys())
 
-	cfg := testConfig("enc")
+	cfg := testConfig(t, "enc")
 	cfg.Keys = [][]byte{key(1, 16)}
 	enc, err := New(cfg)
 	require.NoError(t, err)

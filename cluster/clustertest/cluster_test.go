@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -95,7 +96,7 @@ func TestKillThenRestartKeepsData(t *testing.T) {
 	cl := h.NewClient()
 	lead := c.WaitLeader()
 	for i := range 20 {
-		require.NoError(t, cl.Put(ctxT(t, 10*time.Second), c.Node(lead), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
+		require.NoError(t, cl.Put(testkit.Context(t, 10*time.Second), c.Node(lead), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
 	}
 	follower := (lead + 1) % 3
 	c.WaitApplied()
@@ -103,9 +104,9 @@ func TestKillThenRestartKeepsData(t *testing.T) {
 	c.Isolate(follower) // faults stick to the name: the restart below is cut off too
 	c.Kill(follower)
 	require.False(t, c.Running(follower))
-	_, err := c.Node(follower).Apply(ctxT(t, time.Second), KVRequest{Op: OpPut, Key: "x"}.Encode())
+	_, err := c.Node(follower).Apply(testkit.Context(t, time.Second), KVRequest{Op: OpPut, Key: "x"}.Encode())
 	require.Error(t, err, "a killed node serves nothing")
-	require.NoError(t, cl.Put(ctxT(t, 10*time.Second), c.Node(lead), "while-down", "yes"))
+	require.NoError(t, cl.Put(testkit.Context(t, 10*time.Second), c.Node(lead), "while-down", "yes"))
 	c.Restart(follower)
 	st := c.Node(follower).Consensus().Status()
 	require.True(t, st.HasState, "the restarted node reopened its data dir")
@@ -125,7 +126,7 @@ func TestKillThenRestartKeepsData(t *testing.T) {
 		v, ok := c.StateMachine(i).(*KV).Get("while-down")
 		require.True(t, ok && v == "yes", "node %d lost an acknowledged write", i)
 	}
-	require.NoError(t, h.ReadFinal(ctxT(t, 20*time.Second), c.Node(follower)))
+	require.NoError(t, h.ReadFinal(testkit.Context(t, 20*time.Second), c.Node(follower)))
 	r := c.Check(h)
 	require.True(t, r.Passed(), r.String())
 	require.Equal(t, 42, r.OK, "21 puts and 21 final reads")
@@ -162,14 +163,14 @@ func TestStopLeavesAndRestartRejoins(t *testing.T) {
 	}, "the others to see a graceful leave")
 	next := c.WaitLeader()
 	require.NotEqual(t, lead, next)
-	servers, err := c.Node(next).Consensus().Configuration(ctxT(t, 5*time.Second))
+	servers, err := c.Node(next).Consensus().Configuration(testkit.Context(t, 5*time.Second))
 	require.NoError(t, err)
 	require.Len(t, servers, 2, "the leaver is out of the Raft configuration")
 
 	c.Restart(lead)
 	c.WaitMembers(lead, 3)
 	c.WaitFor(func() bool {
-		servers, err := c.Node(next).Consensus().Configuration(ctxT(t, 5*time.Second))
+		servers, err := c.Node(next).Consensus().Configuration(testkit.Context(t, 5*time.Second))
 		return err == nil && len(servers) == 3 && servers[0].Suffrage == consensus.Voter &&
 			servers[1].Suffrage == consensus.Voter && servers[2].Suffrage == consensus.Voter
 	}, "the leader to add the server back as a voter")
@@ -180,11 +181,11 @@ func TestClientNodes(t *testing.T) {
 	require.Equal(t, []int{0, 1}, c.Servers())
 	require.False(t, c.IsServer(2))
 	require.Nil(t, c.StateMachine(2))
-	require.NoError(t, Put(ctxT(t, 10*time.Second), c.Node(2), "from", "client"))
+	require.NoError(t, Put(testkit.Context(t, 10*time.Second), c.Node(2), "from", "client"))
 	c.Kill(2)
 	c.Restart(2)
 	c.WaitMembers(2, 3)
-	v, ok, err := Get(ctxT(t, 10*time.Second), c.Node(2), consensus.Linearizable, "from")
+	v, ok, err := Get(testkit.Context(t, 10*time.Second), c.Node(2), consensus.Linearizable, "from")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "client", v)

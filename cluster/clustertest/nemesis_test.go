@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // The nemesis suite: clients run against the KV state machine while a
@@ -87,7 +89,7 @@ func runNemesis(t *testing.T, round int, faultTime time.Duration, totals *nemesi
 	wg.Wait()
 	n.restartAll()
 	lead := c.WaitLeader()
-	require.NoError(t, h.ReadFinal(ctxT(t, 30*time.Second), c.Node(lead)))
+	require.NoError(t, h.ReadFinal(testkit.Context(t, 30*time.Second), c.Node(lead)))
 	r := c.Check(h)
 
 	terms := len(c.LeaderTerms())

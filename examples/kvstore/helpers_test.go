@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,51 +17,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// waitFor polls cond every 20ms until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// buildBinary compiles the package's command into a temporary directory.
-func buildBinary(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kvstore")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
-// freeAddr returns a loopback address whose port was just free for both TCP
-// and UDP. Another process may take it before it is used: callers retry a
-// start that failed to bind.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return ""
 }
 
 // proc is one kvstore process. Its output goes to files in a temporary
@@ -91,20 +51,13 @@ func (p *proc) args() []string {
 	}, p.extra...)
 }
 
-// start runs the process and waits until it prints its serving line. When it
+// Start runs the process and waits until it prints its serving line. When it
 // exits first because a port was taken, it retries on fresh ports.
-func (p *proc) start() {
+func (p *proc) Start() {
 	p.t.Helper()
-	for attempt := 0; ; attempt++ {
-		err := p.startOnce()
-		if err == nil {
-			return
-		}
-		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
-			p.t.Fatalf("start %s: %v", p.name, err)
-		}
-		p.gossip, p.raft, p.http = freeAddr(p.t), freeAddr(p.t), freeAddr(p.t)
-	}
+	testkit.RetryStart(p.t, p.name, p.startOnce, func() {
+		p.gossip, p.raft, p.http = testkit.FreeAddr(p.t), testkit.FreeAddr(p.t), testkit.FreeAddr(p.t)
+	})
 }
 
 func (p *proc) startOnce() error {
@@ -141,14 +94,14 @@ func (p *proc) startOnce() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			p.kill()
+			p.Kill()
 			return errors.New("no serving line within 60s")
 		}
 	}
 }
 
-// kill sends SIGKILL and waits for the process to exit.
-func (p *proc) kill() {
+// Kill sends SIGKILL and waits for the process to exit.
+func (p *proc) Kill() {
 	p.signal(syscall.SIGKILL)
 }
 
@@ -170,16 +123,12 @@ func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	return cmd.ProcessState
 }
 
-// dumpLogs prints the tail of every stderr the process wrote.
-func (p *proc) dumpLogs() {
+// DumpLogs prints the tail of every stderr the process wrote.
+func (p *proc) DumpLogs() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, path := range p.logs {
-		b, _ := os.ReadFile(path)
-		if len(b) > 4000 {
-			b = b[len(b)-4000:]
-		}
-		p.t.Logf("--- %s %s:\n%s", p.name, path, b)
+		testkit.LogTail(p.t, p.name, path, 4000)
 	}
 }
 
@@ -190,7 +139,7 @@ func startCluster(t *testing.T, bin string, n int) []*proc {
 	for i := range procs {
 		procs[i] = &proc{
 			t: t, name: fmt.Sprintf("n%d", i+1), bin: bin,
-			gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t), data: t.TempDir(),
+			gossip: testkit.FreeAddr(t), raft: testkit.FreeAddr(t), http: testkit.FreeAddr(t), data: t.TempDir(),
 			extra: []string{
 				"-bootstrap-expect", fmt.Sprint(n),
 				// Snapshot often, so restarts restore from a snapshot.
@@ -199,18 +148,10 @@ func startCluster(t *testing.T, bin string, n int) []*proc {
 		}
 		seeds = append(seeds, procs[i].gossip)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.kill()
-			if t.Failed() {
-				p.dumpLogs()
-			}
-		}
-	})
 	for _, p := range procs {
 		p.join = seeds
-		p.start()
 	}
+	testkit.StartAll(t, procs)
 	return procs
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/conclave-go/conclave/cluster"
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 const (
@@ -92,7 +93,7 @@ func (c apiCase) run(t *testing.T, base string) http.Header {
 // cluster, in order: later cases see the effects of earlier ones.
 func TestAPIStatusCodes(t *testing.T) {
 	base := testAPI(t, clusterBackend{testNode(t, 1)}, 10*time.Second)
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		code, _, _ := do(context.Background(), http.MethodGet, base+"/readyz", nil)
 		return code == http.StatusOK
 	}, "readyz 200")
@@ -170,7 +171,7 @@ func TestAPIClusterEndpoints(t *testing.T) {
 	node := testNode(t, 1)
 	base := testAPI(t, clusterBackend{node}, 10*time.Second)
 	var st statusJSON
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/status", nil)
 		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Leader != nil &&
 			st.Health != nil && len(st.Health.Servers) == 1 && st.Health.Servers[0].Healthy

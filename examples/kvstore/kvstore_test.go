@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // writer issues writes against a set of processes and remembers which were
@@ -80,7 +82,7 @@ func statusOf(p *proc) (nodeStatus, bool) {
 func waitReady(t *testing.T, procs ...*proc) {
 	t.Helper()
 	for _, p := range procs {
-		waitFor(t, 60*time.Second, func() bool {
+		testkit.WaitFor(t, 60*time.Second, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			code, _, _ := do(ctx, http.MethodGet, "http://"+p.http+"/readyz", nil)
@@ -93,7 +95,7 @@ func waitReady(t *testing.T, procs ...*proc) {
 func leaderProc(t *testing.T, procs []*proc) *proc {
 	t.Helper()
 	var lead *proc
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		for _, p := range procs {
 			if st, ok := statusOf(p); ok && st.Role == "leader" {
 				lead = p
@@ -110,7 +112,7 @@ func leaderProc(t *testing.T, procs []*proc) *proc {
 // restarts it on its data dir, and reads every acknowledged write back
 // linearizably from every node.
 func TestKillLeaderKeepsAcknowledgedWrites(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.BuildBinary(t, "kvstore")
 	procs := startCluster(t, bin, 3)
 	waitReady(t, procs...)
 
@@ -123,7 +125,7 @@ func TestKillLeaderKeepsAcknowledgedWrites(t *testing.T) {
 
 	lead := leaderProc(t, procs)
 	before, _ := statusOf(lead)
-	lead.kill()
+	lead.Kill()
 	var rest []*proc
 	for _, p := range procs {
 		if p != lead {
@@ -139,7 +141,7 @@ func TestKillLeaderKeepsAcknowledgedWrites(t *testing.T) {
 	after, _ := statusOf(next)
 	require.Greater(t, after.Term, before.Term, "the new leader leads a later term")
 
-	lead.start()
+	lead.Start()
 	waitReady(t, lead)
 	w.write(lead, http.MethodPut, "after-restart", "back")
 
@@ -174,7 +176,7 @@ func checkReads(t *testing.T, p *proc, w *writer) {
 // TestBinaryExitCodes checks that a bad command line exits with status 2
 // and that SIGTERM shuts a node down cleanly with status 0.
 func TestBinaryExitCodes(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.BuildBinary(t, "kvstore")
 	out, err := exec.Command(bin, "-name", "x").CombinedOutput()
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, err, &exitErr)
@@ -182,11 +184,11 @@ func TestBinaryExitCodes(t *testing.T) {
 	require.Contains(t, string(out), "-data is required")
 
 	p := &proc{
-		t: t, name: "solo", bin: bin, gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t),
+		t: t, name: "solo", bin: bin, gossip: testkit.FreeAddr(t), raft: testkit.FreeAddr(t), http: testkit.FreeAddr(t),
 		data: t.TempDir(), extra: []string{"-bootstrap-expect", "1"},
 	}
-	t.Cleanup(p.kill)
-	p.start()
+	t.Cleanup(p.Kill)
+	p.Start()
 	waitReady(t, p)
 	st := p.signal(syscall.SIGTERM)
 	require.NotNil(t, st)

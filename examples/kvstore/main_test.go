@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -58,30 +57,12 @@ func TestFlagDefaults(t *testing.T) {
 	require.Equal(t, "lan", o.profile.String())
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runInProcess starts run with args on a goroutine and returns the HTTP
 // address it serves and a function that cancels it and returns its error.
 func runInProcess(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &stdout, io.Discard) }()
 	stop := func() error {
@@ -94,7 +75,7 @@ func runInProcess(t *testing.T, args ...string) (string, func() error) {
 		}
 	}
 	var addr string
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		for f := range strings.FieldsSeq(stdout.String()) {
 			if a, ok := strings.CutPrefix(f, "http="); ok {
 				addr = a
@@ -119,7 +100,7 @@ func TestRunServesAndStops(t *testing.T) {
 				args = append(args, "-leave-on-exit")
 			}
 			addr, stop := runInProcess(t, args...)
-			waitFor(t, 30*time.Second, func() bool {
+			testkit.WaitFor(t, 30*time.Second, func() bool {
 				code, _, _ := do(context.Background(), http.MethodPut, "http://"+addr+"/kv/k", []byte("v"))
 				return code == http.StatusNoContent
 			}, "a write")
@@ -134,7 +115,7 @@ func TestRunServesAndStops(t *testing.T) {
 func TestSnapshotSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{
-		"-name", "solo", "-gossip", freeAddr(t), "-raft", freeAddr(t), "-http", "127.0.0.1:0",
+		"-name", "solo", "-gossip", testkit.FreeAddr(t), "-raft", testkit.FreeAddr(t), "-http", "127.0.0.1:0",
 		"-data", dir, "-bootstrap-expect", "1", "-profile", "local",
 		"-snapshot-threshold", "16", "-snapshot-interval", "20ms",
 	}
@@ -148,7 +129,7 @@ func TestSnapshotSurvivesRestart(t *testing.T) {
 		_, err := node.Apply(ctx, encodePut(fmt.Sprintf("k%d", i), fmt.Appendf(nil, "v%d", i)))
 		require.NoError(t, err)
 	}
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		return node.Consensus().Status().LastSnapshotIndex > 50
 	}, "a snapshot")
 	require.NoError(t, node.Close())

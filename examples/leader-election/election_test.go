@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,41 +15,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// waitFor polls cond every 20ms until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// freeAddr returns a loopback address whose port was just free for both TCP
-// and UDP; a start that then fails to bind is retried on fresh ports.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return ""
 }
 
 // proc is one leader-election process; its stdout lines go to a recorder.
@@ -79,20 +49,13 @@ func (p *proc) args() []string {
 	}
 }
 
-// start runs the process until it prints "ready", retrying on fresh ports
+// Start runs the process until it prints "ready", retrying on fresh ports
 // when a port was taken.
-func (p *proc) start() {
+func (p *proc) Start() {
 	p.t.Helper()
-	for attempt := 0; ; attempt++ {
-		err := p.startOnce()
-		if err == nil {
-			return
-		}
-		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
-			p.t.Fatalf("start %s: %v", p.name, err)
-		}
-		p.gossip, p.raft = freeAddr(p.t), freeAddr(p.t)
-	}
+	testkit.RetryStart(p.t, p.name, p.startOnce, func() {
+		p.gossip, p.raft = testkit.FreeAddr(p.t), testkit.FreeAddr(p.t)
+	})
 }
 
 func (p *proc) startOnce() error {
@@ -118,7 +81,7 @@ func (p *proc) startOnce() error {
 		b, _ := os.ReadFile(errPath)
 		return fmt.Errorf("exited: %s", b)
 	case <-time.After(60 * time.Second):
-		p.kill()
+		p.Kill()
 		return errors.New("no ready line within 60s")
 	}
 }
@@ -138,9 +101,9 @@ func (p *proc) read(cmd *exec.Cmd, instance string, sc *bufio.Scanner, ready, do
 	p.rec.exited(instance)
 }
 
-// kill sends SIGKILL and waits until the process is gone and its output
+// Kill sends SIGKILL and waits until the process is gone and its output
 // read.
-func (p *proc) kill() { p.signal(syscall.SIGKILL) }
+func (p *proc) Kill() { p.signal(syscall.SIGKILL) }
 
 func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	if p.cmd == nil {
@@ -156,47 +119,27 @@ func (p *proc) signal(sig os.Signal) *os.ProcessState {
 	return p.cmd.ProcessState
 }
 
-func (p *proc) dumpLogs() {
+func (p *proc) DumpLogs() {
 	for _, path := range p.logs {
-		b, _ := os.ReadFile(path)
-		if len(b) > 6000 {
-			b = b[len(b)-6000:]
-		}
-		p.t.Logf("--- %s stderr %s:\n%s", p.name, path, b)
+		testkit.LogTail(p.t, p.name+" stderr", path, 6000)
 	}
 }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "leader-election")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
 func startProcs(t *testing.T, rec *recorder, n int) []*proc {
-	bin := buildBinary(t)
+	bin := testkit.BuildBinary(t, "leader-election")
 	procs := make([]*proc, n)
 	var seeds []string
 	for i := range procs {
 		procs[i] = &proc{
 			t: t, rec: rec, name: fmt.Sprintf("n%d", i+1), bin: bin,
-			gossip: freeAddr(t), raft: freeAddr(t), data: t.TempDir(), expect: n,
+			gossip: testkit.FreeAddr(t), raft: testkit.FreeAddr(t), data: t.TempDir(), expect: n,
 		}
 		seeds = append(seeds, procs[i].gossip)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.kill()
-			if t.Failed() {
-				p.dumpLogs()
-			}
-		}
-	})
 	for _, p := range procs {
 		p.join = seeds
-		p.start()
 	}
+	testkit.StartAll(t, procs)
 	return procs
 }
 
@@ -219,7 +162,7 @@ func TestFailoverAndRestart(t *testing.T) {
 
 	var first string
 	var term1 uint64
-	waitFor(t, 60*time.Second, func() bool {
+	testkit.WaitFor(t, 60*time.Second, func() bool {
 		var ok bool
 		first, term1, ok = rec.current()
 		return ok && rec.tickCount(term1) >= 3
@@ -227,10 +170,10 @@ func TestFailoverAndRestart(t *testing.T) {
 	require.Len(t, rec.leadsSince(0), 1, "exactly one process led")
 	old := procOf(procs, first)
 	before := len(rec.leadsSince(0))
-	old.kill()
+	old.Kill()
 
 	var term2 uint64
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		var ok bool
 		_, term2, ok = rec.current()
 		return ok && rec.tickCount(term2) >= 3
@@ -241,14 +184,14 @@ func TestFailoverAndRestart(t *testing.T) {
 	require.Greater(t, took[0].term, term1, "the takeover has a later term")
 	require.Greater(t, term2, term1)
 
-	old.start()
-	waitFor(t, 30*time.Second, func() bool {
+	old.Start()
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		cur, _, ok := rec.current()
 		return ok && rec.follows(old.instance) == procOf(procs, cur).name
 	}, "the restarted process to follow the leader")
 	cur, curTerm, _ := rec.current()
 	ticks := rec.tickCount(curTerm)
-	waitFor(t, 30*time.Second, func() bool { return rec.tickCount(curTerm) >= ticks+5 }, "the leader to keep ticking")
+	testkit.WaitFor(t, 30*time.Second, func() bool { return rec.tickCount(curTerm) >= ticks+5 }, "the leader to keep ticking")
 	now, nowTerm, ok := rec.current()
 	require.True(t, ok)
 	require.Equal(t, cur, now, "leadership stayed put after the restart")

@@ -67,20 +67,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	j := &job{out: out, tick: o.tick}
 	node.OnLeader(j.lead)
-	if err := node.Start(ctx); err != nil {
-		node.Close()
-		return err
-	}
-	sub, err := node.Subscribe(64)
-	if err != nil {
-		node.Close()
-		return err
-	}
+	// Subscribed before Start, so the first leader is seen too. Closing the
+	// node closes the subscription.
+	sub := node.Subscribe(0)
 	followed := make(chan struct{})
 	go func() {
 		defer close(followed)
 		follow(sub, o.name, out)
 	}()
+	if err := node.Start(ctx); err != nil {
+		node.Close()
+		<-followed
+		return err
+	}
 	out.printf("ready name=%s gossip=%s raft=%s", o.name, node.Local().Address(), node.RaftAddr())
 	<-ctx.Done()
 	err = stop(node, o.leaveOnExit)

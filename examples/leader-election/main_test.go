@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -39,29 +39,11 @@ func TestFlagErrors(t *testing.T) {
 	require.ErrorIs(t, run(context.Background(), []string{"-h"}, io.Discard, io.Discard), flag.ErrHelp)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestSingleNodeLeadsUntilStopped runs one node in-process: it leads, its
 // job ticks with the term, and cancelling run stops the job before run
 // returns.
 func TestSingleNodeLeadsUntilStopped(t *testing.T) {
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -70,7 +52,7 @@ func TestSingleNodeLeadsUntilStopped(t *testing.T) {
 			"-bootstrap-expect", "1", "-profile", "local", "-tick", "20ms",
 		}, &out, io.Discard)
 	}()
-	waitFor(t, 30*time.Second, func() bool { return strings.Count(out.String(), "tick term=") >= 3 }, "ticks")
+	testkit.WaitFor(t, 30*time.Second, func() bool { return strings.Count(out.String(), "tick term=") >= 3 }, "ticks")
 	cancel()
 	select {
 	case err := <-done:

@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
-
-// lockedBuffer is written by run and by its event printer.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestRun(t *testing.T) {
 	defer goleak.VerifyNone(t,
 		// memberlist does not join a probe in flight at shutdown; it ends
 		// within one probe interval.
 		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	require.NoError(t, run(t.Context(), &out))
 	text := out.String()
 	for _, want := range []string{

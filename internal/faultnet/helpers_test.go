@@ -51,18 +51,6 @@ func newNet(t *testing.T) *faultnet.Network {
 	return n
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // udpSocket binds a datagram socket of h on loopback.
 func udpSocket(t *testing.T, h *faultnet.Host) net.PacketConn {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/faultnet"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestPartitionDropsDatagramsBothWaysAndHealRestores(t *testing.T) {
@@ -209,7 +210,7 @@ func TestPauseCatchesDatagramsInFlight(t *testing.T) {
 
 	send(t, a, b, "in flight")
 	require.NoError(t, n.Pause("b"))
-	waitFor(t, patience, func() bool { return n.LinkStats("a", "b").PacketsHeld == 1 })
+	testkit.WaitFor(t, patience, func() bool { return n.LinkStats("a", "b").PacketsHeld == 1 }, "one packet held")
 	requireNoPacket(t, b)
 	require.NoError(t, n.Resume("b"))
 	mustRecv(t, b, "in flight")

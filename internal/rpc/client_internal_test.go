@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // pipeDialer dials in-memory pipes whose far ends nobody reads, so the
@@ -40,7 +42,7 @@ func (d *pipeDialer) closePeers() {
 // onlyConn returns the client's single connection to addr, once dialled.
 func onlyConn(t *testing.T, c *Client, addr string) *clientConn {
 	var cc *clientConn
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if conns := c.pools[addr]; len(conns) == 1 && conns[0].isLive() {
@@ -56,11 +58,11 @@ func onlyConn(t *testing.T, c *Client, addr string) *clientConn {
 func startStuckCall(t *testing.T, c *Client) (*clientConn, chan error) {
 	res := make(chan error, 1)
 	go func() {
-		_, err := c.Call(testCtx(t), "pipe", methodEcho, []byte("first"))
+		_, err := c.Call(testkit.Context(t, 20*time.Second), "pipe", methodEcho, []byte("first"))
 		res <- err
 	}()
 	cc := onlyConn(t, c, "pipe")
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
 		for _, cl := range cc.pending {
@@ -79,7 +81,7 @@ func queueCall(t *testing.T, c *Client, cc *clientConn, ctx context.Context, que
 		_, err := c.Call(ctx, "pipe", methodEcho, []byte("queued"))
 		res <- err
 	}()
-	waitFor(t, 10*time.Second, func() bool { return len(cc.sendq) == queued }, "the call waits behind the blocked writer")
+	testkit.WaitFor(t, 10*time.Second, func() bool { return len(cc.sendq) == queued }, "the call waits behind the blocked writer")
 	return res
 }
 
@@ -112,7 +114,7 @@ func TestNotSentWhenConnectionBreaksBeforeWriting(t *testing.T) {
 	c := mustClient(t, d.dial, ClientConfig{ConnsPerAddr: 1})
 	defer c.Close()
 	cc, first := startStuckCall(t, c)
-	queued := queueCall(t, c, cc, testCtx(t), 1)
+	queued := queueCall(t, c, cc, testkit.Context(t, 20*time.Second), 1)
 
 	d.closePeers() // the writer's blocked write fails
 	err := <-first

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // An idle server connection costs one goroutine, its reader: handlers write
@@ -16,10 +18,10 @@ func TestIdleServerConnHasOneGoroutine(t *testing.T) {
 	ts := startServer(t, echo, ServerConfig{})
 	c := newTestClient(t, ClientConfig{ConnsPerAddr: 1})
 	for range 3 {
-		_, err := c.Call(testCtx(t), ts.addr, methodEcho, []byte("x"))
+		_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("x"))
 		require.NoError(t, err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return goroutinesIn("rpc.(*serverConn)") == 1 },
+	testkit.WaitFor(t, 10*time.Second, func() bool { return goroutinesIn("rpc.(*serverConn)") == 1 },
 		"one goroutine per idle server connection")
 }
 

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -12,41 +11,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNow(t, "condition not met in time", msgAndArgs...)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // logBuf collects log output for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testkit.SyncBuffer }
 
 func (l *logBuf) contains(s string) bool { return strings.Contains(l.String(), s) }
 
@@ -158,11 +132,5 @@ func mustServer(t testing.TB, ln net.Listener, h Handler, cfg ServerConfig) *Ser
 }
 
 func echo(_ context.Context, _ uint8, req []byte) ([]byte, error) { return req, nil }
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func listenBench() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

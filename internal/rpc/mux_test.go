@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conclave-go/conclave/internal/rpc/rpctest"
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // testMux is a serving Mux plus a log buffer, closed at cleanup.
@@ -128,7 +129,7 @@ func TestMuxUnknownByteIsClosed(t *testing.T) {
 	require.NoError(t, err)
 	got, _ := exchange(t, c, "ping")
 	require.Empty(t, got, "the connection must be closed without an answer")
-	waitFor(t, 10*time.Second, func() bool { return m.logs.contains("unknown protocol byte 90") })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return m.logs.contains("unknown protocol byte 90") })
 	require.True(t, m.logs.contains("remote=127.0.0.1:"), "the log names the peer")
 	require.Zero(t, accepted.Load())
 }
@@ -141,7 +142,7 @@ func TestMuxSilentPeerClosedAfterHeaderTimeout(t *testing.T) {
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = c.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF, "the mux closes a peer that sends nothing")
-	waitFor(t, 10*time.Second, func() bool { return m.logs.contains("no protocol byte within the header timeout") })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return m.logs.contains("no protocol byte within the header timeout") })
 }
 
 func TestMuxSlowPeerDoesNotStallOthers(t *testing.T) {
@@ -165,7 +166,7 @@ func TestMuxCloseWaitsAndFreesThePort(t *testing.T) {
 	silent, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer silent.Close()
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.pending) == 1
@@ -231,7 +232,7 @@ func TestMuxMaxPending(t *testing.T) {
 	first, err := net.Dial("tcp", m.Addr().String())
 	require.NoError(t, err)
 	defer first.Close()
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.pending) == 1
@@ -304,7 +305,7 @@ func TestDialByteHonoursContext(t *testing.T) {
 
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() {
-		waitFor(t, 10*time.Second, func() bool {
+		testkit.WaitFor(t, 10*time.Second, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(held) == 2
@@ -366,7 +367,7 @@ func TestMuxMutualTLS(t *testing.T) {
 	require.True(t, refused(t, addr, fx.noCert), "no client certificate")
 	require.True(t, refused(t, addr, fx.expired), "expired certificate")
 	require.True(t, refused(t, addr, nil), "plaintext client")
-	waitFor(t, 10*time.Second, func() bool { return m.logs.count("tls handshake failed") == 4 })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return m.logs.count("tls handshake failed") == 4 })
 	require.Zero(t, accepted.Load(), "no refused connection reached the protocol listener")
 
 	c, err := dialByte(t, addr, 'A', fx.client)
@@ -431,5 +432,5 @@ func TestMuxClosesConnectionNobodyAccepts(t *testing.T) {
 	require.NoError(t, err)
 	got, _ := exchange(t, c, "ping")
 	require.Empty(t, got)
-	waitFor(t, 10*time.Second, func() bool { return m.logs.contains("did not accept within the header timeout") })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return m.logs.contains("did not accept within the header timeout") })
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 const (
@@ -84,11 +86,11 @@ func TestCallRoundTripThroughMux(t *testing.T) {
 	}
 	for i := range 3 {
 		msg := fmt.Appendf(nil, "hello %d", i)
-		resp, err := c.Call(testCtx(t), m.Addr().String(), methodEcho, msg)
+		resp, err := c.Call(testkit.Context(t, 20*time.Second), m.Addr().String(), methodEcho, msg)
 		require.NoError(t, err)
 		require.Equal(t, msg, resp)
 	}
-	resp, err := c.Call(testCtx(t), m.Addr().String(), methodEcho, nil)
+	resp, err := c.Call(testkit.Context(t, 20*time.Second), m.Addr().String(), methodEcho, nil)
 	require.NoError(t, err)
 	require.Empty(t, resp)
 }
@@ -100,7 +102,7 @@ func TestCallsArePipelinedOnOneConnection(t *testing.T) {
 
 	slow := make(chan error, 1)
 	go func() {
-		resp, err := c.Call(testCtx(t), ts.addr, methodSlow, []byte("s"))
+		resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodSlow, []byte("s"))
 		if err == nil && string(resp) != "slow:s" {
 			err = fmt.Errorf("slow reply %q", resp)
 		}
@@ -108,7 +110,7 @@ func TestCallsArePipelinedOnOneConnection(t *testing.T) {
 	}()
 	<-b.started
 	for i := range 20 { // fast calls overtake the slow one on the same connection
-		resp, err := c.Call(testCtx(t), ts.addr, methodEcho, []byte{byte(i)})
+		resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte{byte(i)})
 		require.NoError(t, err)
 		require.Equal(t, []byte{byte(i)}, resp)
 	}
@@ -130,7 +132,7 @@ func TestManyConcurrentCalls(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				msg := fmt.Appendf(nil, "caller %d call %d %s", g, i, bytes.Repeat([]byte{'x'}, i*50))
-				resp, err := c.Call(testCtx(t), ts.addr, methodEcho, msg)
+				resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, msg)
 				if err == nil && !bytes.Equal(resp, msg) {
 					err = fmt.Errorf("caller %d call %d: got %q", g, i, resp)
 				}
@@ -181,7 +183,7 @@ func TestHandlerErrorsTravelAsRemoteError(t *testing.T) {
 		{9, CodeUnknownMethod, "no method 9"},
 	}
 	for _, tc := range cases {
-		_, err := c.Call(testCtx(t), ts.addr, tc.method, nil)
+		_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, tc.method, nil)
 		var re *RemoteError
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, tc.code, re.Code)
@@ -193,9 +195,9 @@ func TestHandlerErrorsTravelAsRemoteError(t *testing.T) {
 		require.Equal(t, tc.code, code)
 	}
 	require.True(t, ts.logs.contains("handler panicked"))
-	_, err := c.Call(testCtx(t), ts.addr, 5, nil)
+	_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, 5, nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a deadline that passed on the server")
-	_, err = c.Call(testCtx(t), ts.addr, 3, nil)
+	_, err = c.Call(testkit.Context(t, 20*time.Second), ts.addr, 3, nil)
 	require.NotErrorIs(t, err, context.DeadlineExceeded)
 	_, ok := ErrorCode(errors.New("x"))
 	require.False(t, ok)
@@ -206,20 +208,20 @@ func TestOversizeRequestClosesOnlyThatConnection(t *testing.T) {
 	big := newTestClient(t, ClientConfig{}) // allows what the server refuses
 	other := newTestClient(t, ClientConfig{})
 
-	resp, err := other.Call(testCtx(t), ts.addr, methodEcho, []byte("before"))
+	resp, err := other.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("before"))
 	require.NoError(t, err)
 	require.Equal(t, "before", string(resp))
 
-	_, err = big.Call(testCtx(t), ts.addr, methodEcho, make([]byte, 1025))
+	_, err = big.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, make([]byte, 1025))
 	require.ErrorIs(t, err, ErrConnLost)
 	require.NotErrorIs(t, err, ErrNotSent)
-	waitFor(t, 10*time.Second, func() bool { return ts.logs.contains("frame too large") })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return ts.logs.contains("frame too large") })
 	require.True(t, ts.logs.contains("remote=127.0.0.1:"))
 
-	resp, err = other.Call(testCtx(t), ts.addr, methodEcho, []byte("after"))
+	resp, err = other.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("after"))
 	require.NoError(t, err, "the server keeps serving other connections")
 	require.Equal(t, "after", string(resp))
-	resp, err = big.Call(testCtx(t), ts.addr, methodEcho, []byte("small"))
+	resp, err = big.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("small"))
 	require.NoError(t, err, "the offending client reconnects")
 	require.Equal(t, "small", string(resp))
 }
@@ -227,7 +229,7 @@ func TestOversizeRequestClosesOnlyThatConnection(t *testing.T) {
 func TestOversizeRequestRefusedLocally(t *testing.T) {
 	ts := startServer(t, echo, ServerConfig{})
 	c := newTestClient(t, ClientConfig{MaxFrame: 1024})
-	_, err := c.Call(testCtx(t), ts.addr, methodEcho, make([]byte, 1025))
+	_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, make([]byte, 1025))
 	require.ErrorIs(t, err, ErrNotSent)
 	require.ErrorIs(t, err, ErrFrameTooLarge)
 	require.Empty(t, ts.ln.accepted(), "nothing was dialled")
@@ -237,9 +239,9 @@ func TestOversizeResponseBecomesError(t *testing.T) {
 	b := newBlocker()
 	ts := startServer(t, b.handle, ServerConfig{MaxFrame: 1024})
 	c := newTestClient(t, ClientConfig{})
-	_, err := c.Call(testCtx(t), ts.addr, methodBig, nil)
+	_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodBig, nil)
 	require.ErrorIs(t, err, &RemoteError{Code: CodeTooLarge})
-	resp, err := c.Call(testCtx(t), ts.addr, methodEcho, []byte("ok"))
+	resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("ok"))
 	require.NoError(t, err)
 	require.Equal(t, "ok", string(resp))
 }
@@ -250,7 +252,7 @@ func TestServerKilledMidCallIsAmbiguous(t *testing.T) {
 	c := newTestClient(t, ClientConfig{})
 	res := make(chan error, 1)
 	go func() {
-		_, err := c.Call(testCtx(t), ts.addr, methodSlow, nil)
+		_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodSlow, nil)
 		res <- err
 	}()
 	<-b.started // the server is executing the request
@@ -262,7 +264,7 @@ func TestServerKilledMidCallIsAmbiguous(t *testing.T) {
 	require.NotErrorIs(t, err, ErrNotSent, "the request reached the server")
 
 	// With the server gone, dialling fails: certainly not sent.
-	_, err = c.Call(testCtx(t), ts.addr, methodEcho, nil)
+	_, err = c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, nil)
 	require.ErrorIs(t, err, ErrNotSent)
 }
 
@@ -271,7 +273,7 @@ func TestDialFailureIsNotSent(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	c := newTestClient(t, ClientConfig{})
-	_, err := c.Call(testCtx(t), addr, methodEcho, []byte("x"))
+	_, err := c.Call(testkit.Context(t, 20*time.Second), addr, methodEcho, []byte("x"))
 	require.ErrorIs(t, err, ErrNotSent)
 	var opErr *net.OpError
 	require.ErrorAs(t, err, &opErr, "the dial error is kept")
@@ -280,7 +282,7 @@ func TestDialFailureIsNotSent(t *testing.T) {
 		return nil, errors.New("no route")
 	}, ClientConfig{})
 	defer failing.Close()
-	_, err = failing.Call(testCtx(t), "anywhere:1", methodEcho, nil)
+	_, err = failing.Call(testkit.Context(t, 20*time.Second), "anywhere:1", methodEcho, nil)
 	require.ErrorIs(t, err, ErrNotSent)
 	require.ErrorContains(t, err, "no route")
 }
@@ -326,7 +328,7 @@ func TestContextEndsCall(t *testing.T) {
 		}
 	})
 
-	resp, err := c.Call(testCtx(t), ts.addr, methodEcho, []byte("still fine"))
+	resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("still fine"))
 	require.NoError(t, err)
 	require.Equal(t, "still fine", string(resp))
 }
@@ -337,7 +339,7 @@ func TestClientCloseFailsPendingCalls(t *testing.T) {
 	c := mustClient(t, plainDial, ClientConfig{})
 	res := make(chan error, 1)
 	go func() {
-		_, err := c.Call(testCtx(t), ts.addr, methodSlow, nil)
+		_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodSlow, nil)
 		res <- err
 	}()
 	<-b.started
@@ -346,7 +348,7 @@ func TestClientCloseFailsPendingCalls(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	require.NotErrorIs(t, err, ErrNotSent, "the request was sent")
 
-	_, err = c.Call(testCtx(t), ts.addr, methodEcho, nil)
+	_, err = c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, nil)
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, err, ErrNotSent)
 	require.NoError(t, c.Close(), "Close is idempotent")
@@ -356,10 +358,10 @@ func TestClientCloseFailsPendingCalls(t *testing.T) {
 func TestCloseAddrRedials(t *testing.T) {
 	ts := startServer(t, echo, ServerConfig{})
 	c := newTestClient(t, ClientConfig{ConnsPerAddr: 1})
-	_, err := c.Call(testCtx(t), ts.addr, methodEcho, nil)
+	_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, nil)
 	require.NoError(t, err)
 	c.CloseAddr(ts.addr)
-	_, err = c.Call(testCtx(t), ts.addr, methodEcho, nil)
+	_, err = c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, nil)
 	require.NoError(t, err)
 	require.Len(t, ts.ln.accepted(), 2)
 }
@@ -367,17 +369,17 @@ func TestCloseAddrRedials(t *testing.T) {
 func TestBrokenConnectionIsReplaced(t *testing.T) {
 	ts := startServer(t, echo, ServerConfig{})
 	c := newTestClient(t, ClientConfig{ConnsPerAddr: 1})
-	_, err := c.Call(testCtx(t), ts.addr, methodEcho, nil)
+	_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, nil)
 	require.NoError(t, err)
 	for _, nc := range ts.ln.accepted() {
 		require.NoError(t, nc.Close())
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.pools[ts.addr]) == 0
 	}, "the client notices the broken connection")
-	resp, err := c.Call(testCtx(t), ts.addr, methodEcho, []byte("again"))
+	resp, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodEcho, []byte("again"))
 	require.NoError(t, err)
 	require.Equal(t, "again", string(resp))
 	require.Len(t, ts.ln.accepted(), 2)
@@ -393,13 +395,13 @@ func TestServerBoundsInFlightPerConnection(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Call(testCtx(t), ts.addr, methodSlow, nil)
+			_, err := c.Call(testkit.Context(t, 20*time.Second), ts.addr, methodSlow, nil)
 			errs <- err
 		}()
 	}
 	<-b.started
 	<-b.started
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		conns := c.pools[ts.addr]
@@ -424,7 +426,7 @@ func TestServerRejectsNonRequestFrames(t *testing.T) {
 	require.NoError(t, nc.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = ReadFrame(nc, 0)
 	require.Error(t, err)
-	waitFor(t, 10*time.Second, func() bool { return ts.logs.contains("client sent a response frame") })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return ts.logs.contains("client sent a response frame") })
 }
 
 func TestConstructorsReturnConfigErrors(t *testing.T) {

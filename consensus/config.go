@@ -331,7 +331,7 @@ func (c Config) raftConfig() *raft.Config {
 		rc.TrailingLogs = c.TrailingLogs
 	}
 	rc.LocalID = raft.ServerID(c.ID)
-	rc.Logger = logadapt.Hclog(c.Logger).Named("raft")
+	rc.Logger = logadapt.Hclog(c.Logger, raftDemotions(nil)).Named("raft")
 	rc.LogOutput = nil
 	rc.LogLevel = ""
 	rc.NotifyCh = nil

@@ -121,8 +121,9 @@ func startNode(t testing.TB, cfg Config) *Node {
 }
 
 // startServers starts n servers, each seeded with the first one's gossip
-// address, all expecting n servers.
-func startServers(t testing.TB, count int) []*testNode {
+// address, all expecting n servers. Each opt edits every server's config
+// before it is built.
+func startServers(t testing.TB, count int, opts ...func(*Config)) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	var seed string
@@ -133,6 +134,9 @@ func startServers(t testing.TB, count int) []*testNode {
 			seeds = []string{seed}
 		}
 		cfg, fsm := serverConfig(t, fmt.Sprintf("s%d", i), dir, count, seeds...)
+		for _, opt := range opts {
+			opt(&cfg)
+		}
 		n := startNode(t, cfg)
 		if seed == "" {
 			seed = n.Local().Address()

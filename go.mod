@@ -6,7 +6,7 @@ module github.com/conclave-go/conclave
 // Keep memberlist v0.6.0, raft v1.7.3, raft-boltdb/v2 v2.3.1 and go-metrics
 // v0.6.0 together until raft-boltdb releases a version without `compat`.
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1

@@ -1,12 +1,8 @@
 module github.com/conclave-go/conclave
 
-// Pinned dependency set. hashicorp/raft v1.8+ and hashicorp/memberlist v0.7+
-// require github.com/hashicorp/go-metrics v0.7, which removed the `compat`
-// package that raft-boltdb/v2 v2.3.1 imports, so the build breaks with them.
-// Keep memberlist v0.6.0, raft v1.7.3, raft-boltdb/v2 v2.3.1 and go-metrics
-// v0.6.0 together until raft-boltdb releases a version without `compat`.
+// The hashicorp versions are pinned together: see README.md, "Compatibility".
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1

@@ -56,6 +56,8 @@ type Node struct {
 	observer     *raft.Observer
 	obsCh        chan raft.Observation
 
+	removed removedPeers // servers this node, as leader, removed; for the raft logger
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -160,7 +162,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		Stream:  stream,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  logadapt.Hclog(n.logger).Named("raft-net"),
+		Logger:  logadapt.Hclog(n.logger, raftDemotions(n.removed.has)).Named("raft-net"),
 		// No pipelined replication: in raft v1.7.3 a follower's rejected
 		// append (after a leader change or a lost entry) can leave the
 		// pipeline's goroutines waiting on each other for good, so that
@@ -191,6 +193,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 // startRaft opens storage and creates the raft instance with its observer.
 func (n *Node) startRaft(undo *[]func()) error {
 	rc := n.cfg.raftConfig()
+	rc.Logger = logadapt.Hclog(n.logger, raftDemotions(n.removed.has)).Named("raft")
 	n.batchApplyCh = rc.BatchApplyCh
 	store, err := openStorage(n.cfg, rc.Logger)
 	if err != nil {
@@ -207,10 +210,13 @@ func (n *Node) startRaft(undo *[]func()) error {
 	n.raft = r
 	// Blocking: raft waits for the observer goroutine rather than drop a
 	// state change. That goroutine never blocks (see leadership.observe).
+	// Peer changes are recorded here, in raft's goroutine, not sent.
 	n.observer = raft.NewObserver(n.obsCh, true, func(o *raft.Observation) bool {
-		switch o.Data.(type) {
+		switch d := o.Data.(type) {
 		case raft.LeaderObservation, raft.RaftState:
 			return true
+		case raft.PeerObservation:
+			n.removed.observe(d)
 		}
 		return false
 	})

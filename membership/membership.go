@@ -209,7 +209,7 @@ func (m *Membership) finishConfig(tr *transport) *memberlist.Config {
 	mc.Merge = &mergeDelegate{m: m}
 	mc.Alive = aliveDelegate{}
 	mc.Ping = nil
-	mc.Logger, mc.LogOutput = logadapt.StdLogger(m.logger), nil
+	mc.Logger, mc.LogOutput = logadapt.StdLogger(m.logger, memberlistDemotions(tr.closing)), nil
 	// A name whose holder was declared failed may be taken over at once by
 	// a node at another address: a restart on a new address.
 	mc.DeadNodeReclaimTime = time.Nanosecond

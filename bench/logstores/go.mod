@@ -1,6 +1,6 @@
 module github.com/conclave-go/conclave/bench/logstores
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/conclave-go/conclave v0.0.0

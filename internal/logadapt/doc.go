@@ -5,6 +5,13 @@
 // bracketed prefix ("[DEBUG] memberlist: ..."); [StdLogger] parses that prefix
 // and re-emits the line at the matching slog level. raft logs through an
 // hclog.Logger; [Hclog] implements that interface on top of slog.
+//
+// Warn and Error mean an operator should look. The upstream messages a
+// healthy group logs in normal operation (start-up elections, log matching,
+// a graceful leave, a shutdown) are logged lower: each adapter takes a table
+// of [Demotion]s, kept by the package that runs the library (consensus for
+// raft, membership for memberlist), each naming one message exactly and the
+// condition under which it is benign. Nothing else is demoted.
 package logadapt
 
 import (

@@ -10,18 +10,28 @@ import (
 )
 
 // Hclog returns an hclog.Logger that writes to l. hclog's levels map to slog's
-// (Trace to [LevelTrace]); key/value arguments become slog attributes.
-func Hclog(l *slog.Logger) hclog.Logger {
-	return &hclogAdapter{logger: OrDiscard(l)}
+// (Trace to [LevelTrace]); key/value arguments become slog attributes, except
+// that a key Conclave's loggers already carry ("node", "component") is
+// renamed with the logger's name as prefix ("raft-node"). A message that one
+// of demotions matches is logged at that demotion's level.
+func Hclog(l *slog.Logger, demotions []Demotion) hclog.Logger {
+	return &hclogAdapter{logger: OrDiscard(l), demotions: demotions}
 }
 
 type hclogAdapter struct {
-	logger *slog.Logger
-	name   string
-	args   []interface{}
+	logger    *slog.Logger
+	name      string
+	args      []interface{}
+	demotions []Demotion
 }
 
+// reserved are the attribute keys Conclave's own loggers set.
+var reserved = map[string]bool{"node": true, "component": true}
+
 var _ hclog.Logger = (*hclogAdapter)(nil)
+
+// hclogLevels are hclog's levels, most verbose first.
+var hclogLevels = []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error}
 
 func toSlog(level hclog.Level) slog.Level {
 	switch level {
@@ -44,12 +54,30 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...interface{}) {
 	}
 	sl := toSlog(level)
 	if !enabled(a.logger, sl) {
-		return
+		return // a demotion only lowers the level
 	}
 	all := make([]any, 0, len(a.args)+len(args))
 	all = append(all, a.args...)
 	all = append(all, args...)
-	a.logger.Log(context.Background(), sl, msg, all...)
+	if sl = demote(a.demotions, a.name, msg, sl, Call{Args: all}); !enabled(a.logger, sl) {
+		return
+	}
+	a.logger.Log(context.Background(), sl, msg, a.renameReserved(all)...)
+}
+
+// renameReserved prefixes the keys in args that Conclave's loggers set
+// themselves, so that a record carries each of them once.
+func (a *hclogAdapter) renameReserved(args []any) []any {
+	prefix := a.name
+	if prefix == "" {
+		prefix = "upstream"
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && reserved[k] {
+			args[i] = prefix + "-" + k
+		}
+	}
+	return args
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...interface{}) { a.Log(hclog.Trace, msg, args...) }
@@ -93,7 +121,7 @@ func (a *hclogAdapter) SetLevel(hclog.Level) {}
 
 // GetLevel reports the most verbose hclog level the slog handler emits.
 func (a *hclogAdapter) GetLevel() hclog.Level {
-	for _, l := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error} {
+	for _, l := range hclogLevels {
 		if enabled(a.logger, toSlog(l)) {
 			return l
 		}
@@ -102,7 +130,7 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 }
 
 func (a *hclogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
-	return StdLogger(a.logger)
+	return StdLogger(a.logger, nil)
 }
 
 func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {

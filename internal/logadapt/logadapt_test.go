@@ -40,7 +40,7 @@ func newBuffered(level slog.Level) (*slog.Logger, *bytes.Buffer) {
 
 func TestStdLoggerRoutesLevels(t *testing.T) {
 	l, buf := newBuffered(slog.LevelInfo)
-	std := StdLogger(l)
+	std := StdLogger(l, nil)
 	std.Printf("[DEBUG] memberlist: hidden")
 	std.Printf("[WARN] memberlist: shown %d", 7)
 	out := buf.String()
@@ -51,7 +51,7 @@ func TestStdLoggerRoutesLevels(t *testing.T) {
 
 func TestHclogAdapter(t *testing.T) {
 	l, buf := newBuffered(slog.LevelDebug)
-	h := Hclog(l).Named("raft").With("node", "n1")
+	h := Hclog(l, nil).Named("raft").With("peer", "n1")
 	h.Trace("too verbose")
 	h.Info("entering leader state", "term", 3)
 	require.True(t, h.IsDebug())
@@ -61,13 +61,13 @@ func TestHclogAdapter(t *testing.T) {
 	out := buf.String()
 	require.NotContains(t, out, "too verbose")
 	require.Contains(t, out, "logger=raft")
-	require.Contains(t, out, "node=n1")
+	require.Contains(t, out, "peer=n1")
 	require.Contains(t, out, "term=3")
 }
 
 func TestNilLoggerDiscards(t *testing.T) {
 	require.NotPanics(t, func() {
-		StdLogger(nil).Printf("[ERR] x")
-		Hclog(nil).Error("x")
+		StdLogger(nil, nil).Printf("[ERR] x")
+		Hclog(nil, nil).Error("x")
 	})
 }

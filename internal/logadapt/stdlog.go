@@ -28,18 +28,22 @@ var prefixes = []struct {
 // StdLogger returns a *log.Logger whose output goes to l. Each line's leading
 // level marker ("[DEBUG]", "[WARN]", "[ERR]", ...) selects the slog level and
 // is stripped; a line without a marker is logged at Info.
-func StdLogger(l *slog.Logger) *log.Logger {
-	return log.New(&lineWriter{logger: OrDiscard(l)}, "", 0)
+// A line that one of demotions (with an empty Logger) matches, its marker
+// and component prefix stripped, is logged at that demotion's level.
+func StdLogger(l *slog.Logger, demotions []Demotion) *log.Logger {
+	return log.New(&lineWriter{logger: OrDiscard(l), demotions: demotions}, "", 0)
 }
 
 // lineWriter turns each Write from a *log.Logger (one whole line per call)
 // into one slog record.
 type lineWriter struct {
-	logger *slog.Logger
+	logger    *slog.Logger
+	demotions []Demotion
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	level, msg := parseLine(string(bytes.TrimRight(p, "\r\n")))
+	level = demote(w.demotions, "", msg, level, Call{})
 	if enabled(w.logger, level) {
 		w.logger.Log(context.Background(), level, msg)
 	}

@@ -92,6 +92,10 @@ func (c *Client) try(ctx context.Context, addr string, method uint8, req []byte)
 	return cc.call(ctx, method, req)
 }
 
+// errClosedByCaller fails the calls in flight on a connection CloseAddr
+// closed: the caller's decision, not a fault.
+var errClosedByCaller = fmt.Errorf("%w: closed by CloseAddr", ErrConnLost)
+
 // CloseAddr closes the pooled connections to addr. Their calls in flight
 // fail with ErrConnLost; the next Call to addr dials again.
 func (c *Client) CloseAddr(addr string) {
@@ -100,7 +104,7 @@ func (c *Client) CloseAddr(addr string) {
 	delete(c.pools, addr)
 	c.mu.Unlock()
 	for _, cc := range conns {
-		cc.fail(fmt.Errorf("%w: closed by CloseAddr", ErrConnLost))
+		cc.fail(errClosedByCaller)
 	}
 }
 

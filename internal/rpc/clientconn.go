@@ -163,7 +163,8 @@ func (cc *clientConn) fail(err error) {
 func (cc *clientConn) logFailure(err error) {
 	switch {
 	case errors.Is(err, ErrClosed):
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, errClosedByCaller), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed):
 		cc.c.log.Debug("rpc: client connection lost", "addr", cc.addr, "err", err)
 	default:
 		cc.c.log.Warn("rpc: client connection lost", "addr", cc.addr, "err", err)

@@ -165,13 +165,7 @@ func TestHealthReportsFailureTolerance(t *testing.T) {
 		require.Empty(t, s.Error)
 	}
 
-	var victim *testNode
-	for _, n := range nodes {
-		if n != lead {
-			victim = n
-			break
-		}
-	}
+	victim := nodes[followerIndex(nodes, lead)]
 	require.NoError(t, victim.Close())
 	testkit.WaitFor(t, 20*time.Second, func() bool {
 		h, err := lead.Health(testkit.Context(t, 5*time.Second))

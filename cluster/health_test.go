@@ -114,13 +114,7 @@ func TestHealthAgreesWithPromotion(t *testing.T) {
 	require.Equal(t, consensus.NonVoter, serverIn(t, h, spare.Name()).Suffrage, "MaxVoters keeps it a non-voter")
 	require.Equal(t, 3, h.Voters)
 
-	var victim *testNode
-	for _, n := range nodes {
-		if n != lead {
-			victim = n
-			break
-		}
-	}
+	victim := nodes[followerIndex(nodes, lead)]
 	require.NoError(t, victim.Close())
 	h = waitHealth(t, lead.Node, 30*time.Second, func(h Health) bool {
 		return serverIn(t, h, spare.Name()).Suffrage == consensus.Voter

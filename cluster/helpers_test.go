@@ -137,6 +137,16 @@ func startServers(t testing.TB, count int, opts ...func(*Config)) []*testNode {
 	return nodes
 }
 
+// followerIndex returns the index of the first node that is not lead.
+func followerIndex(nodes []*testNode, lead *testNode) int {
+	for i, n := range nodes {
+		if n != lead {
+			return i
+		}
+	}
+	panic("every node is the leader")
+}
+
 // leaderOf waits until every running node agrees on one leader and returns it.
 func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()

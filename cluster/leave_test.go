@@ -73,14 +73,8 @@ func TestDeadVoterIsReplacedWithoutLosingQuorum(t *testing.T) {
 	nodes = append(nodes, spare)
 	testkit.WaitFor(t, 30*time.Second, func() bool { return voters(configOf(t, leaderOf(t, nodes))) == 4 }, "4 voters")
 
-	var victim *testNode
 	lead := leaderOf(t, nodes)
-	for _, n := range nodes {
-		if n != lead {
-			victim = n
-			break
-		}
-	}
+	victim := nodes[followerIndex(nodes, lead)]
 	require.NoError(t, victim.Close())
 	rest := running(nodes, victim)
 	// After the dead-server timeout the leader removes the victim: 3 voters

@@ -24,13 +24,7 @@ func TestWaitReadyOnARestartedServer(t *testing.T) {
 		_, err := lead.Apply(testkit.Context(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
 		require.NoError(t, err)
 	}
-	var victim int
-	for i, n := range nodes {
-		if n != lead {
-			victim = i
-			break
-		}
-	}
+	victim := followerIndex(nodes, lead)
 	v := nodes[victim]
 	require.NoError(t, v.Close())
 	require.False(t, v.Ready(), "a closed node is not ready")

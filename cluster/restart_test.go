@@ -28,13 +28,7 @@ func TestRestartKeepsSeatAndUpdatesAddress(t *testing.T) {
 		_, err := nodes[i%3].Apply(testkit.Context(t, 10*time.Second), fmt.Appendf(nil, "set k%d v%d", i, i))
 		require.NoError(t, err)
 	}
-	var victim int
-	for i, n := range nodes {
-		if n != lead {
-			victim = i
-			break
-		}
-	}
+	victim := followerIndex(nodes, lead)
 	oldAddr := nodes[victim].RaftAddr()
 	nodes[victim] = restart(t, nodes[victim], nodes[victim].dir, lead.Local().Address())
 	require.NotEqual(t, oldAddr, nodes[victim].RaftAddr(), "restarted on a new port")
@@ -68,13 +62,7 @@ func TestRestartWithEmptyDataDirRejoins(t *testing.T) {
 	lead := leaderOf(t, nodes)
 	_, err := lead.Apply(testkit.Context(t, 10*time.Second), []byte("set kept yes"))
 	require.NoError(t, err)
-	var victim int
-	for i, n := range nodes {
-		if n != lead {
-			victim = i
-			break
-		}
-	}
+	victim := followerIndex(nodes, lead)
 	require.NoError(t, nodes[victim].Close())
 	require.NoError(t, os.RemoveAll(nodes[victim].dir))
 	nodes[victim] = restart(t, nodes[victim], t.TempDir(), lead.Local().Address())

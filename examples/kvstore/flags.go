@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,14 @@ type options struct {
 	snapThreshold   uint64
 	snapInterval    time.Duration
 	logLevel        slog.Level
+
+	advertise       string // host both advertised addresses default to
+	advertiseGossip string
+	advertiseRaft   string
+	tls             tlsFiles // mutual TLS between nodes
+	httpTLS         tlsFiles // HTTPS for the API (no CA: clients are not verified)
+	gossipKey       []byte
+	clusterLabel    string
 }
 
 // Limits on the size flags.
@@ -55,9 +64,10 @@ func usagef(format string, args ...any) error {
 // flag.ErrHelp for -h.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var join, profile, logLevel string
+	var join, profile, logLevel, gossipKey string
 	fs := flag.NewFlagSet("kvstore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs) }
 	fs.StringVar(&o.name, "name", "", "unique node `name`, stable across restarts (required)")
 	fs.StringVar(&o.gossipAddr, "gossip", "127.0.0.1:7946", "gossip `host:port` (UDP and TCP)")
 	fs.StringVar(&o.raftAddr, "raft", "127.0.0.1:7950", "Raft and RPC `host:port` (TCP)")
@@ -73,11 +83,24 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.snapThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&o.snapInterval, "snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	fs.StringVar(&logLevel, "log-level", "warn", "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.advertise, "advertise", "", "`host` other nodes reach this one at, for gossip and Raft (required when -gossip or -raft binds a wildcard address)")
+	fs.StringVar(&o.advertiseGossip, "advertise-gossip", "", "gossip `host[:port]` other nodes reach this one at (overrides -advertise)")
+	fs.StringVar(&o.advertiseRaft, "advertise-raft", "", "Raft and RPC `host[:port]` other servers reach this one at (overrides -advertise)")
+	fs.StringVar(&o.tls.cert, "tls-cert", "", "PEM certificate `file` for mutual TLS between nodes (with -tls-key and -tls-ca)")
+	fs.StringVar(&o.tls.key, "tls-key", "", "PEM private key `file` for mutual TLS between nodes")
+	fs.StringVar(&o.tls.ca, "tls-ca", "", "PEM `file` of the authority that issues every node's certificate")
+	fs.StringVar(&gossipKey, "gossip-key", "", "base64 gossip encryption `key` of 16, 24 or 32 bytes, the same on every node")
+	fs.StringVar(&o.clusterLabel, "cluster-label", "", "cluster `label`: nodes with another label ignore this one")
+	fs.StringVar(&o.httpTLS.cert, "http-tls-cert", "", "PEM certificate `file` to serve the API over HTTPS (with -http-tls-key)")
+	fs.StringVar(&o.httpTLS.key, "http-tls-key", "", "PEM private key `file` for HTTPS")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
 		return o, &usageError{err}
+	}
+	if err := applyEnv(fs, os.LookupEnv); err != nil {
+		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q: all settings are flags", fs.Arg(0))
@@ -89,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, usagef("-log-level: %q is not one of debug, info, warn, error", logLevel)
+	}
+	if o.gossipKey, err = parseGossipKey(gossipKey); err != nil {
+		return o, err
 	}
 	return o, o.validate()
 }
@@ -126,7 +152,13 @@ func (o options) validate() error {
 	case o.snapInterval < 10*time.Millisecond:
 		return usagef("-snapshot-interval: %v is below 10ms", o.snapInterval)
 	}
-	return nil
+	if err := o.validateAdvertise(); err != nil {
+		return err
+	}
+	if err := o.tls.validate("-tls", true); err != nil {
+		return err
+	}
+	return o.httpTLS.validate("-http-tls", false)
 }
 
 // checkHostPort accepts "host:port" with a numeric port; the host may be

@@ -38,6 +38,16 @@ func TestFlagErrors(t *testing.T) {
 		{append(base, "-snapshot-interval", "1ms"), "-snapshot-interval"},
 		{append(base, "-log-level", "loud"), "-log-level"},
 		{append(base, "-no-such-flag"), "no-such-flag"},
+		{append(base, "-gossip", "0.0.0.0:7946"), "-gossip 0.0.0.0:7946 binds every interface"},
+		{append(base, "-raft", ":7950"), "-raft :7950 binds every interface"},
+		{append(base, "-advertise", "0.0.0.0"), "wildcard"},
+		{append(base, "-advertise", "node.example.com"), "not an IP address"},
+		{append(base, "-advertise-raft", "224.0.0.1"), "not a unicast address"},
+		{append(base, "-advertise-gossip", "10.0.0.1:x"), "bad port"},
+		{append(base, "-tls-cert", "/nonexistent"), "-tls-key is required"},
+		{append(base, "-http-tls-key", "/nonexistent"), "-http-tls-cert is required"},
+		{append(base, "-gossip-key", "!!"), "not base64"},
+		{append(base, "-gossip-key", "c2hvcnQ="), "5 bytes"},
 		{append(base, "extra"), "unexpected argument"},
 	} {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
@@ -46,6 +56,39 @@ func TestFlagErrors(t *testing.T) {
 		require.Contains(t, err.Error(), c.want, "%v", c.args)
 	}
 	require.ErrorIs(t, run(context.Background(), []string{"-h"}, io.Discard, io.Discard), flag.ErrHelp)
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("KVSTORE_NAME", "from-env")
+	t.Setenv("KVSTORE_DATA", "/var/lib/kv")
+	t.Setenv("KVSTORE_BOOTSTRAP_EXPECT", "3")
+	t.Setenv("KVSTORE_LEAVE_ON_EXIT", "true")
+	t.Setenv("KVSTORE_GOSSIP", "0.0.0.0:7946")
+	t.Setenv("KVSTORE_ADVERTISE", "10.0.0.5")
+	o, err := parseFlags([]string{"-bootstrap-expect", "5"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "from-env", o.name)
+	require.Equal(t, "/var/lib/kv", o.dataDir)
+	require.Equal(t, 5, o.bootstrapExpect, "a flag wins over the environment")
+	require.True(t, o.leaveOnExit)
+	require.Equal(t, "10.0.0.5", o.gossipAdvertise())
+	require.Equal(t, "10.0.0.5", o.raftAdvertise())
+
+	t.Setenv("KVSTORE_MAX_KEY_SIZE", "lots")
+	_, err = parseFlags(nil, io.Discard)
+	var usage *usageError
+	require.ErrorAs(t, err, &usage)
+	require.ErrorContains(t, err, `KVSTORE_MAX_KEY_SIZE="lots" (for -max-key-size)`)
+}
+
+// -h lists every flag with the environment variable that sets it.
+func TestHelpListsEnvironment(t *testing.T) {
+	var out strings.Builder
+	_, err := parseFlags([]string{"-h"}, &out)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	for _, want := range []string{"-advertise-raft", "[KVSTORE_ADVERTISE_RAFT]", "-gossip-key", "[KVSTORE_GOSSIP_KEY]", "[KVSTORE_NAME]"} {
+		require.Contains(t, out.String(), want)
+	}
 }
 
 func TestFlagDefaults(t *testing.T) {

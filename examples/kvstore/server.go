@@ -66,16 +66,29 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 		SnapshotThreshold: o.snapThreshold, // zero: the default
 		SnapshotInterval:  o.snapInterval,
 	}
+	mtls, err := o.tls.mutualTLS()
+	if err != nil {
+		return nil, fmt.Errorf("-tls: %w", err)
+	}
+	var keys [][]byte
+	if o.gossipKey != nil {
+		keys = [][]byte{o.gossipKey}
+	}
 	node, err := cluster.New(cluster.Config{
-		Name:     o.name,
-		BindAddr: o.gossipAddr,
-		Seeds:    o.join,
-		Profile:  o.profile,
+		Name:          o.name,
+		BindAddr:      o.gossipAddr,
+		AdvertiseAddr: o.gossipAdvertise(),
+		Seeds:         o.join,
+		Profile:       o.profile,
+		Keys:          keys,
+		Label:         o.clusterLabel,
 		Consensus: &cluster.ConsensusConfig{
 			BindAddr:        o.raftAddr,
+			AdvertiseAddr:   o.raftAdvertise(),
 			DataDir:         o.dataDir,
 			StateMachine:    newStore(tuning.MaxMessageSize),
 			BootstrapExpect: o.bootstrapExpect,
+			TLS:             mtls,
 		},
 		Logger: logger,
 		Tuning: cluster.Tuning{Consensus: tuning},
@@ -97,7 +110,13 @@ func (s *server) httpAddr() string { return s.ln.Addr().String() }
 // up.
 func (s *server) serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.opts.httpTLS.enabled() {
+			errc <- s.http.ServeTLS(s.ln, s.opts.httpTLS.cert, s.opts.httpTLS.key)
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,245 @@
+// Package netlab gives a test several hosts on one machine: each host is a
+// network namespace with its own address on a bridge, so processes started
+// in it bind wildcard addresses and advertise a routable one, as on real
+// machines. Faults are iptables rules inside the namespaces: partitions,
+// one-way cuts and random packet loss. Readdress moves a host to a new
+// address.
+//
+// It needs root, ip (iproute2) and iptables; [New] skips the test with the
+// reason when one is missing. Everything a lab creates is removed when the
+// test ends, and [New] first removes what a crashed run left behind.
+package netlab
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// prefix starts the name of every namespace and link a lab creates, so a
+// stale one can be recognised and removed.
+const prefix = "cvl"
+
+// Lab is a set of hosts on one bridge. Its methods are safe for concurrent
+// use.
+type Lab struct {
+	t      testing.TB
+	id     string // random, part of every name
+	bridge string
+	net    [3]byte // 10.x.y: the lab's /24
+	gw     netip.Addr
+
+	mu     sync.Mutex // guards hosts' addresses and nextIP
+	hosts  []*Host
+	nextIP byte
+}
+
+// Host is one namespace of a lab.
+type Host struct {
+	lab  *Lab
+	ns   string
+	veth string
+	ip   netip.Addr // guarded by lab.mu
+}
+
+// Available reports why a lab cannot be built here, or "" when it can.
+func Available() string {
+	if os.Geteuid() != 0 {
+		return "netlab needs root to create network namespaces"
+	}
+	for _, tool := range []string{"ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "netlab needs " + tool + " (iproute2, iptables): not found"
+		}
+	}
+	return ""
+}
+
+// New builds a lab of n hosts, or skips t when [Available] says it cannot.
+// The lab is removed when t ends.
+func New(t testing.TB, n int) *Lab {
+	t.Helper()
+	if why := Available(); why != "" {
+		t.Skip(why)
+	}
+	RemoveStale()
+	id := fmt.Sprintf("%04d", rand.IntN(10000))
+	l := &Lab{
+		t: t, id: id, bridge: prefix + id + "b",
+		net: [3]byte{10, 77, byte(1 + rand.IntN(250))}, nextIP: 10,
+	}
+	l.gw = l.addr(1)
+	t.Cleanup(l.remove)
+	l.run("ip", "link", "add", l.bridge, "type", "bridge")
+	l.run("ip", "addr", "add", l.gw.String()+"/24", "dev", l.bridge)
+	l.run("ip", "link", "set", l.bridge, "up")
+	for i := range n {
+		l.hosts = append(l.hosts, l.addHost(i))
+	}
+	return l
+}
+
+func (l *Lab) addr(last byte) netip.Addr {
+	return netip.AddrFrom4([4]byte{l.net[0], l.net[1], l.net[2], last})
+}
+
+func (l *Lab) addHost(i int) *Host {
+	h := &Host{lab: l, ns: fmt.Sprintf("%s%s-%d", prefix, l.id, i), veth: fmt.Sprintf("%s%sh%d", prefix, l.id, i)}
+	l.run("ip", "netns", "add", h.ns)
+	l.run("ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
+	l.run("ip", "link", "set", h.veth, "master", l.bridge, "up")
+	l.run("ip", "netns", "exec", h.ns, "ip", "link", "set", "lo", "up")
+	l.run("ip", "netns", "exec", h.ns, "ip", "link", "set", "eth0", "up")
+	h.ip = l.newIP()
+	l.run("ip", "netns", "exec", h.ns, "ip", "addr", "add", h.ip.String()+"/24", "dev", "eth0")
+	return h
+}
+
+func (l *Lab) newIP() netip.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.nextIP == 254 {
+		l.t.Fatalf("netlab: no address left in %v/24", l.addr(0))
+	}
+	ip := l.addr(l.nextIP)
+	l.nextIP++
+	return ip
+}
+
+// Host returns host i.
+func (l *Lab) Host(i int) *Host { return l.hosts[i] }
+
+// Len returns the number of hosts.
+func (l *Lab) Len() int { return len(l.hosts) }
+
+// Gateway is the test process's own address on the lab's bridge: hosts see
+// its requests come from there.
+func (l *Lab) Gateway() netip.Addr { return l.gw }
+
+// IP returns the host's current address.
+func (h *Host) IP() netip.Addr {
+	h.lab.mu.Lock()
+	defer h.lab.mu.Unlock()
+	return h.ip
+}
+
+// Namespace returns the name of the host's network namespace.
+func (h *Host) Namespace() string { return h.ns }
+
+// Command returns a command that runs name with args inside the host's
+// namespace. ip netns exec replaces itself with the program, so the
+// command's process is the program's and signals reach it.
+func (h *Host) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", h.ns, name}, args...)...)
+}
+
+// Readdress moves the host to a new address, as when a machine comes back
+// with another one; connections to the old address break. It returns the
+// new address.
+func (h *Host) Readdress() netip.Addr {
+	ip := h.lab.newIP()
+	h.lab.mu.Lock()
+	old := h.ip
+	h.ip = ip
+	h.lab.mu.Unlock()
+	// Deleting the only address of a subnet first: deleting a primary
+	// address also deletes the secondaries of its subnet.
+	h.lab.run("ip", "netns", "exec", h.ns, "ip", "addr", "del", old.String()+"/24", "dev", "eth0")
+	h.lab.run("ip", "netns", "exec", h.ns, "ip", "addr", "add", ip.String()+"/24", "dev", "eth0")
+	return ip
+}
+
+// Partition splits the hosts into groups that cannot reach each other; a
+// host in no group keeps reaching everyone. Rules add to those in force;
+// Heal removes them all.
+func (l *Lab) Partition(groups ...[]int) {
+	for gi, g := range groups {
+		for oi, o := range groups {
+			if gi == oi {
+				continue
+			}
+			for _, to := range g {
+				for _, from := range o {
+					l.drop(to, from)
+				}
+			}
+		}
+	}
+}
+
+// Cut drops every packet from host from to host to, in that direction only.
+func (l *Lab) Cut(from, to int) { l.drop(to, from) }
+
+func (l *Lab) drop(to, from int) {
+	l.iptables(to, "-A", "INPUT", "-s", l.hosts[from].IP().String(), "-j", "DROP")
+}
+
+// Loss makes host i drop each incoming packet with probability p, from the
+// other hosts and the gateway alike.
+func (l *Lab) Loss(i int, p float64) {
+	l.iptables(i, "-A", "INPUT", "!", "-i", "lo", "-m", "statistic", "--mode", "random",
+		"--probability", fmt.Sprintf("%.4f", p), "-j", "DROP")
+}
+
+// Heal removes every fault rule from every host.
+func (l *Lab) Heal() {
+	for i := range l.hosts {
+		l.iptables(i, "-F", "INPUT")
+	}
+}
+
+func (l *Lab) iptables(i int, args ...string) {
+	l.run("ip", append([]string{"netns", "exec", l.hosts[i].ns, "iptables", "-w"}, args...)...)
+}
+
+// run runs a command and fails the test when it fails.
+func (l *Lab) run(name string, args ...string) {
+	l.t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		l.t.Fatalf("netlab: %s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+}
+
+// remove deletes the lab's namespaces (their veth ends go with them) and
+// bridge. It reports but does not stop on errors.
+func (l *Lab) remove() {
+	for _, h := range l.hosts {
+		if out, err := exec.Command("ip", "netns", "del", h.ns).CombinedOutput(); err != nil {
+			l.t.Logf("netlab: removing %s: %v: %s", h.ns, err, out)
+		}
+	}
+	if out, err := exec.Command("ip", "link", "del", l.bridge).CombinedOutput(); err != nil {
+		l.t.Logf("netlab: removing %s: %v: %s", l.bridge, err, out)
+	}
+}
+
+// RemoveStale deletes every namespace and link a lab created, such as those
+// a crashed or interrupted test left behind. Call it only when no lab is in
+// use on the machine.
+func RemoveStale() {
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); strings.HasPrefix(name, prefix) {
+				_ = exec.Command("ip", "netns", "del", name).Run()
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 2 {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimSuffix(fields[1], ":"), "@")
+			if strings.HasPrefix(name, prefix) {
+				_ = exec.Command("ip", "link", "del", name).Run()
+			}
+		}
+	}
+}

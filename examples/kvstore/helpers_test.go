@@ -37,6 +37,8 @@ type proc struct {
 	data   string
 	join   []string
 	extra  []string
+	// command builds the process's command; nil runs bin directly.
+	command func(bin string, args ...string) *exec.Cmd
 
 	mu     sync.Mutex // guards cmd and exited
 	cmd    *exec.Cmd
@@ -67,7 +69,11 @@ func (p *proc) startOnce() error {
 	require.NoError(p.t, err)
 	stderr, err := os.Create(errPath)
 	require.NoError(p.t, err)
-	cmd := exec.Command(p.bin, p.args()...)
+	newCmd := exec.Command
+	if p.command != nil {
+		newCmd = p.command
+	}
+	cmd := newCmd(p.bin, p.args()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	require.NoError(p.t, cmd.Start())
 	stdout.Close()

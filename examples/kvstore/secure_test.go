@@ -20,12 +20,16 @@ import (
 	"github.com/conclave-go/conclave/internal/testkit"
 )
 
-// secureFiles writes a certificate and key for 127.0.0.1 issued by ca, and
-// the CA's certificate, into a fresh directory, and returns the flags that
-// use them between nodes and for HTTPS.
-func secureFiles(t *testing.T, ca *rpctest.CA) []string {
+// secureFiles writes a certificate and key issued by ca for names (by
+// default 127.0.0.1), and the CA's certificate, into a fresh directory, and
+// returns the flags that use them between nodes (the first six) and for
+// HTTPS.
+func secureFiles(t *testing.T, ca *rpctest.CA, names ...string) []string {
 	dir := t.TempDir()
-	cert := ca.Issue(t, "127.0.0.1")
+	if len(names) == 0 {
+		names = []string{"127.0.0.1"}
+	}
+	cert := ca.Issue(t, names...)
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, b, 0o600))

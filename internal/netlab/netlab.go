@@ -5,8 +5,8 @@
 // one-way cuts and random packet loss. Readdress moves a host to a new
 // address.
 //
-// It needs root, ip (iproute2) and iptables; [New] skips the test with the
-// reason when one is missing. Everything a lab creates is removed when the
+// It needs root, ip (iproute2) and iptables; without them [New] skips the
+// test with the reason (and fails it under CI). Everything a lab creates is removed when the
 // test ends, and [New] first removes what a crashed run left behind.
 package netlab
 
@@ -61,13 +61,25 @@ func Available() string {
 	return ""
 }
 
-// New builds a lab of n hosts, or skips t when [Available] says it cannot.
-// The lab is removed when t ends.
-func New(t testing.TB, n int) *Lab {
+// Require skips t when a lab cannot be built here, saying why; under CI
+// (CI=true), where .ci/run installs what a lab needs, it fails t instead.
+func Require(t testing.TB) {
 	t.Helper()
-	if why := Available(); why != "" {
+	why := Available()
+	switch {
+	case why == "":
+	case os.Getenv("CI") == "true":
+		t.Fatal(why)
+	default:
 		t.Skip(why)
 	}
+}
+
+// New builds a lab of n hosts; see [Require] for when it cannot. The lab is
+// removed when t ends.
+func New(t testing.TB, n int) *Lab {
+	t.Helper()
+	Require(t)
 	RemoveStale()
 	id := fmt.Sprintf("%04d", rand.IntN(10000))
 	l := &Lab{

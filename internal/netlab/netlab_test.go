@@ -81,9 +81,7 @@ func TestLab(t *testing.T) {
 
 // A crashed run's namespaces and links are removed by the next lab.
 func TestRemoveStale(t *testing.T) {
-	if why := Available(); why != "" {
-		t.Skip(why)
-	}
+	Require(t)
 	require.NoError(t, exec.Command("ip", "netns", "add", prefix+"stale-0").Run())
 	require.NoError(t, exec.Command("ip", "link", "add", prefix+"staleb", "type", "bridge").Run())
 	RemoveStale()

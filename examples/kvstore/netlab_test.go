@@ -141,12 +141,13 @@ func (nl *netlabCluster) startWorkload(t *testing.T) {
 					return
 				default:
 				}
-				p := nl.procs[rng.IntN(len(nl.procs))]
+				// The host's address, not the proc's: readdress changes it.
+				addr := nl.lab.Host(rng.IntN(len(nl.procs))).IP().String() + ":8080"
 				key := fmt.Sprintf("k%d", rng.IntN(5))
 				if rng.IntN(2) == 0 {
-					nl.hist.put(p.http, key, fmt.Sprintf("c%d-%d", c, seq))
+					nl.hist.put(addr, key, fmt.Sprintf("c%d-%d", c, seq))
 				} else {
-					nl.hist.get(p.http, key)
+					nl.hist.get(addr, key)
 				}
 			}
 		}()

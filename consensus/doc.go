@@ -59,10 +59,11 @@
 //
 // A DataDir keeps the store it was created with: its name is recorded in
 // DataDir/logstore, and starting the directory with another store fails
-// with [ErrLogStoreMismatch]. To change a server's store, remove it from
-// the group ([Node.Leave]), start it with the new store on a fresh DataDir
-// and add it back: the leader replicates the group's state to it. Do it one
-// server at a time.
+// with [ErrLogStoreMismatch]. To change a server's store, stop it, move its
+// log and stable store with [MigrateLogStore] (offline; snapshots stay as
+// they are; it refuses a directory a node runs on) and start it with the
+// new store: it keeps its seat, its term and its vote. Do it one server at
+// a time.
 //
 // # State machine obligations
 //

@@ -23,19 +23,35 @@
 // (consensus.ErrLogStoreMismatch): to switch, remove the server from the
 // group, start it on an empty DataDir and add it back.
 //
-// Unlike the default store, raft-wal v0.4.0 opens its metadata database
-// without a lock timeout: a second process started on the same data
-// directory waits in Start until the first one exits, instead of failing.
+// raft-wal v0.4.0 opens its metadata database without a lock timeout; Open
+// first checks the lock with one, so a second process started on the same
+// data directory fails within two seconds instead of waiting until the
+// first one exits.
+//
+// # Moving a node between bolt and raft-wal
+//
+// consensus.MigrateLogStore moves a stopped node's log and stable store
+// from one store to the other; snapshots stay as they are:
+//
+//	// the node is stopped
+//	err := consensus.MigrateLogStore(dataDir, consensus.LogStoreConfig{}, raftwal.LogStore(nil))
+//	// start it with Config.LogStore = raftwal.LogStore(logger)
+//
+// and back with the two stores swapped (remove DataDir/wal once the node
+// runs on bolt again, before another move to raft-wal).
 package raftwal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	"go.etcd.io/bbolt"
 
 	"github.com/conclave-go/conclave/consensus"
 )
@@ -66,12 +82,33 @@ func Open(dir string, logger hclog.Logger) (consensus.LogStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := checkUnlocked(filepath.Join(dir, metadb.FileName)); err != nil {
+		return nil, err
+	}
 	meta := &metadb.BoltMetaDB{}
 	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta))
 	if err != nil {
 		return nil, errors.Join(err, meta.Close())
 	}
 	return &store{WAL: w, meta: meta}, nil
+}
+
+// lockTimeout bounds the wait for the metadata database's file lock.
+const lockTimeout = 2 * time.Second
+
+// checkUnlocked fails when another process holds the lock of the metadata
+// database at path: raft-wal v0.4.0 opens it without a timeout, so it would
+// wait until that process exits. Another process may still take the lock
+// between this check and raft-wal's open.
+func checkUnlocked(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil // not created yet: raft-wal creates it
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		return fmt.Errorf("raftwal: %s is in use by another process (%w): stop the node that runs on it", path, err)
+	}
+	return db.Close()
 }
 
 // store is raft-wal with a Close that also closes its metadata database:

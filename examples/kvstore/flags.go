@@ -31,6 +31,7 @@ type options struct {
 	snapThreshold   uint64
 	snapInterval    time.Duration
 	logLevel        slog.Level
+	ops             operations // -recover, -recover-self, -restore
 }
 
 // Limits on the size flags.
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.snapThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&o.snapInterval, "snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	fs.StringVar(&logLevel, "log-level", "warn", "log `level`: debug, info, warn or error")
+	o.ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -126,7 +128,7 @@ func (o options) validate() error {
 	case o.snapInterval < 10*time.Millisecond:
 		return usagef("-snapshot-interval: %v is below 10ms", o.snapInterval)
 	}
-	return nil
+	return o.ops.validate(o)
 }
 
 // checkHostPort accepts "host:port" with a numeric port; the host may be

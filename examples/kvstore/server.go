@@ -34,7 +34,7 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	if err != nil {
 		return nil, fmt.Errorf("-http: %w", err)
 	}
-	node, err := startNode(ctx, o, logger)
+	node, err := startNode(ctx, o, logger, ln.Addr().String())
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -58,19 +58,49 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 }
 
 // startNode builds and starts the cluster node with the kvstore's state
-// machine.
-func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.Node, error) {
+// machine. An outage recovery (-recover, -recover-self) runs before it
+// starts, a restore from a backup (-restore) once it leads.
+func startNode(ctx context.Context, o options, logger *slog.Logger, httpAddr string) (*cluster.Node, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := nodeConfig(o, logger, httpAddr)
+	fresh, err := o.ops.prepare(o, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	node, err := cluster.New(nodeConfig(o, logger, httpAddr)) // a fresh state machine
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Start(ctx); err != nil {
+		node.Close()
+		return nil, err
+	}
+	if err := o.ops.restoreFresh(ctx, o, node, fresh, logger); err != nil {
+		node.Close()
+		return nil, err
+	}
+	return node, nil
+}
+
+// nodeConfig is the cluster configuration of the node o describes, with a
+// new, empty state machine.
+func nodeConfig(o options, logger *slog.Logger, httpAddr string) cluster.Config {
 	tuning := consensus.Tuning{
 		// A compare-and-swap carries the key, the old and the new value.
 		MaxMessageSize:    max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10),
 		SnapshotThreshold: o.snapThreshold, // zero: the default
 		SnapshotInterval:  o.snapInterval,
 	}
-	node, err := cluster.New(cluster.Config{
+	return cluster.Config{
 		Name:     o.name,
 		BindAddr: o.gossipAddr,
 		Seeds:    o.join,
 		Profile:  o.profile,
+		// Other nodes find this node's HTTP API here (POST /cluster/restore
+		// redirects to the leader's).
+		Tags: map[string]string{httpTag: httpAddr},
 		Consensus: &cluster.ConsensusConfig{
 			BindAddr:        o.raftAddr,
 			DataDir:         o.dataDir,
@@ -79,15 +109,7 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 		},
 		Logger: logger,
 		Tuning: cluster.Tuning{Consensus: tuning},
-	})
-	if err != nil {
-		return nil, err
 	}
-	if err := node.Start(ctx); err != nil {
-		node.Close()
-		return nil, err
-	}
-	return node, nil
 }
 
 func (s *server) httpAddr() string { return s.ln.Addr().String() }

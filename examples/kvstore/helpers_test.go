@@ -37,6 +37,7 @@ type proc struct {
 	data   string
 	join   []string
 	extra  []string
+	raw    []string // when set, the whole command line (addresses fixed)
 
 	mu     sync.Mutex // guards cmd and exited
 	cmd    *exec.Cmd
@@ -45,6 +46,9 @@ type proc struct {
 }
 
 func (p *proc) args() []string {
+	if p.raw != nil {
+		return p.raw
+	}
 	return append([]string{
 		"-name", p.name, "-gossip", p.gossip, "-raft", p.raft, "-http", p.http,
 		"-join", strings.Join(p.join, ","), "-data", p.data, "-profile", "local",

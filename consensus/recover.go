@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
+
+	"github.com/conclave-go/conclave/internal/logadapt"
 )
 
 var (
@@ -47,6 +49,7 @@ func Recover(cfg Config, servers []Server) error {
 	if err := cfg.validateRecover(); err != nil {
 		return err
 	}
+	cfg.Logger = logadapt.OrDiscard(cfg.Logger).With("node", cfg.Name)
 	conf, err := recoverConfiguration(cfg.Name, servers)
 	if err != nil {
 		return err
@@ -78,7 +81,7 @@ func Recover(cfg Config, servers []Server) error {
 	if err := raft.RecoverCluster(rc, recoverFSM{f, last}, store.logs, store.stable, store.snaps, trans, conf); err != nil {
 		return fmt.Errorf("consensus: recover %s: %w", cfg.DataDir, err)
 	}
-	cfg.Logger.Warn("recovered the raft configuration from the data directory", "dir", cfg.DataDir, "servers", fmt.Sprintf("%+v", servers))
+	cfg.Logger.Info("recovered the raft configuration from the data directory", "dir", cfg.DataDir, "servers", fmt.Sprintf("%+v", servers))
 	return nil
 }
 

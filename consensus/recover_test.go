@@ -33,8 +33,11 @@ func TestRecoverSurvivorAsSingleVoter(t *testing.T) {
 	cfg := c.cfgs[0]
 	fsm := newKV()
 	cfg.StateMachine = fsm
+	logger := cfg.Logger
+	cfg.Logger = nil // optional, as for New
 	require.NoError(t, Recover(cfg, []Server{{Name: cfg.Name, Addr: "127.0.0.1:1"}}))
 	c.nodes, c.fsms, c.cfgs = c.nodes[:1], c.fsms[:1], c.cfgs[:1]
+	cfg.Logger = logger
 	c.fsms[0], c.cfgs[0] = fsm, cfg
 	c.nodes[0] = c.start(cfg)
 	t.Cleanup(c.closeAll)

@@ -66,9 +66,8 @@ func (n *Node) Snapshot(ctx context.Context, w io.Writer) error {
 
 // Restore replaces the state of the whole cluster with a snapshot written
 // by [Node.Snapshot], through Raft: every server ends with the snapshot's
-// contents, and writes made since it was taken are gone. It runs on the
-// leader; on another server it returns a [*consensus.NotLeaderError] naming
-// the leader, where the caller sends the stream instead. The whole stream is
+// contents, and writes made since it was taken are gone. Any server may be
+// called: a follower forwards the stream to the leader. The whole stream is
 // checked before anything changes; a bad one is refused with an error
 // matching [ErrBadSnapshot]. See [consensus.Node.Restore].
 func (n *Node) Restore(ctx context.Context, r io.Reader) error {

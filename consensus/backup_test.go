@@ -135,8 +135,8 @@ func TestSnapshotRestoreIntoAnotherGroup(t *testing.T) {
 			follower = i
 		}
 	}
-	require.ErrorIs(t, b.nodes[follower].Restore(ctx, bytes.NewReader(snap.Bytes())), ErrNotLeader)
-	require.NoError(t, b.nodes[bl].Restore(ctx, bytes.NewReader(snap.Bytes())))
+	// Through a follower: the stream is forwarded to the leader.
+	require.NoError(t, b.nodes[follower].Restore(ctx, bytes.NewReader(snap.Bytes())))
 
 	// The snapshot holds every write acknowledged before it was asked for,
 	// and is a prefix of A's writes: keys are written in order.
@@ -168,14 +168,19 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 	require.NoError(t, c.nodes[l].Snapshot(ctx, &good))
 	c.apply(ctx, l, "set:b=2")
 	before := c.contents(ctx, l)
+	f := c.follower()
 	for name, tc := range badSnapshots(good.Bytes()) {
-		err := c.nodes[l].Restore(ctx, bytes.NewReader(tc.data))
-		require.ErrorIs(t, err, ErrBadSnapshot, name)
-		require.ErrorContains(t, err, tc.reason, name)
+		for _, i := range []int{l, f} { // on the leader, and forwarded to it
+			err := c.nodes[i].Restore(ctx, bytes.NewReader(tc.data))
+			require.ErrorIs(t, err, ErrBadSnapshot, "%s via %d", name, i)
+			require.ErrorContains(t, err, tc.reason, "%s via %d", name, i)
+		}
 	}
-	err := c.nodes[l].Restore(ctx, iotestErrReader{})
-	require.ErrorContains(t, err, "disk on fire")
-	require.NotErrorIs(t, err, ErrBadSnapshot)
+	for _, i := range []int{l, f} {
+		err := c.nodes[i].Restore(ctx, iotestErrReader{})
+		require.ErrorContains(t, err, "disk on fire")
+		require.NotErrorIs(t, err, ErrBadSnapshot)
+	}
 	c.apply(ctx, l, "set:c=3")
 	after := c.contents(ctx, l)
 	require.Equal(t, "3", after["c"])

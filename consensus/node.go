@@ -49,8 +49,10 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	mux    *rpc.Mux
 	server *rpc.Server
-	remote *remote
-	fwd    *forwarder
+	// restoreLn accepts snapshot streams followers forward to the leader.
+	restoreLn net.Listener
+	remote    *remote
+	fwd       *forwarder
 	// batchApplyCh reports that raft buffers its apply channel.
 	batchApplyCh bool
 	observer     *raft.Observer
@@ -153,6 +155,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { _ = n.mux.Close() })
 	raftLn, rpcLn := n.mux.Listen(byteRaft), n.mux.Listen(byteRPC)
+	n.restoreLn = n.mux.Listen(byteRestore)
 	network, clientTLS := n.cfg.Network, n.cfg.TLS.Client
 	dialRaft := func(ctx context.Context, addr string) (net.Conn, error) {
 		return rpc.DialByte(ctx, network.Dial, addr, byteRaft, clientTLS)
@@ -227,7 +230,11 @@ func (n *Node) startRaft(undo *[]func()) error {
 // startServices starts the goroutines: multiplexer, RPC server, observer and
 // read-index loop and the readiness wait. Called with lifeMu held.
 func (n *Node) startServices() {
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go func() {
+		defer n.wg.Done()
+		n.serveRestores(n.restoreLn)
+	}()
 	go func() {
 		defer n.wg.Done()
 		if err := n.mux.Serve(); err != nil {

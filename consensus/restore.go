@@ -78,22 +78,24 @@ func (n *Node) openSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadClo
 
 // Restore replaces the state of the whole group with the snapshot read from
 // r, written by [Node.Snapshot] on this group or another. It runs on the
-// leader; elsewhere it returns a [*NotLeaderError] naming the leader.
+// leader: a follower forwards the stream to it over the node's port.
 //
-// The stream is first copied to a temporary file in DataDir (the system's
-// temporary directory when InMemory) and checked in full; a stream that is
-// truncated, corrupted or of another format is refused with an error
-// matching [ErrBadSnapshot] before anything changes. The leader then installs
-// the snapshot through raft (hashicorp/raft's Restore): followers receive it
-// as they would any snapshot, and Restore returns once a quorum holds it and
-// every server has been asked to apply one more entry. The restored state
-// replaces all state, including writes made after the snapshot was taken;
-// writes in flight on the leader are aborted. The state machine's Restore
-// must accept any payload its Snapshot.Write produced: raft stops the
-// process when restoring an intact snapshot fails.
+// The leader first copies the stream to a temporary file in its DataDir
+// (the system's temporary directory when InMemory) and checks it in full; a
+// stream that is truncated, corrupted or of another format is refused with
+// an error matching [ErrBadSnapshot] before anything changes. It then
+// installs the snapshot through raft (hashicorp/raft's Restore): followers
+// receive it as they would any snapshot, and Restore returns once a quorum
+// holds it and every server has been asked to apply one more entry. The
+// restored state replaces all state, including writes made after the
+// snapshot was taken; writes in flight on the leader are aborted. The state
+// machine's Restore must accept any payload its Snapshot.Write produced:
+// raft stops the process when restoring an intact snapshot fails.
 //
 // ctx bounds the copy and the wait for raft to take the snapshot; once raft
-// has it, Restore waits for the outcome.
+// has it, Restore waits for the outcome. When leadership changes while the
+// stream is forwarded, Restore returns a [*NotLeaderError]: r is consumed,
+// so the caller sends the snapshot again.
 func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if r == nil {
 		return errors.New("consensus: restore: nil reader")
@@ -101,6 +103,14 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if err := n.usable(); err != nil {
 		return err
 	}
+	if n.raft.State() != raft.Leader {
+		return n.forwardRestore(ctx, r)
+	}
+	return n.restoreLocal(ctx, r)
+}
+
+// restoreLocal restores r on this node, which must lead.
+func (n *Node) restoreLocal(ctx context.Context, r io.Reader) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}

@@ -141,8 +141,11 @@ func (n *Node) restoreLocal(ctx context.Context, r io.Reader) error {
 	err = n.raft.Restore(meta, io.MultiReader(bytes.NewReader(hdr), spool), timeoutOf(ctx))
 	n.inflight.Done()
 	switch {
-	case errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost):
+	case errors.Is(err, raft.ErrNotLeader):
 		return fmt.Errorf("consensus: restore: %w", n.notLeader())
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The snapshot may be installed here and not yet on a quorum.
+		return fmt.Errorf("consensus: restore: %w", outcomeUnknown(err))
 	case err != nil:
 		return fmt.Errorf("consensus: restore: %w", err)
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/conclave-go/conclave/cluster"
-	"github.com/conclave-go/conclave/consensus"
 )
 
 // snapshotter is what backup and restore need from the node.
@@ -52,50 +50,29 @@ func (a *api) snapshot(s snapshotter) http.HandlerFunc {
 }
 
 // restore serves POST /cluster/restore: the body, a backup from GET
-// /cluster/snapshot, replaces the state of the whole cluster. A follower
-// redirects to the leader (307: the client sends the body again there).
+// /cluster/snapshot, replaces the state of the whole cluster. Any server
+// takes it: a follower forwards it to the leader.
 func (a *api) restore(s snapshotter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetReadDeadline(time.Time{}) // as long as the upload takes
 		_ = rc.SetWriteDeadline(time.Time{})
 		err := s.Restore(r.Context(), r.Body)
-		var nle *consensus.NotLeaderError
 		switch {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)
 		case errors.Is(err, cluster.ErrBadSnapshot):
 			writeError(w, http.StatusBadRequest, err.Error())
-		case errors.As(err, &nle) && nle.LeaderName != "":
-			if addr := a.httpAddrOf(nle.LeaderName); addr != "" {
-				http.Redirect(w, r, "http://"+addr+"/cluster/restore", http.StatusTemporaryRedirect)
-				return
-			}
-			writeError(w, http.StatusServiceUnavailable, "not the leader, and the leader's HTTP address is unknown: "+err.Error())
-		default:
+		case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
+			// Nothing changed: the leader changed, or none is known.
 			w.Header().Set("Retry-After", retryAfter)
-			writeError(w, http.StatusServiceUnavailable, "restore: "+err.Error())
+			writeError(w, http.StatusServiceUnavailable, err.Error()+": send the backup again")
+		case errors.Is(err, cluster.ErrOutcomeUnknown):
+			writeError(w, http.StatusGatewayTimeout, err.Error()+": read the data before sending the backup again")
+		default:
+			writeError(w, http.StatusInternalServerError, "restore: "+err.Error())
 		}
 	}
-}
-
-// httpAddrOf returns the HTTP address member name advertises, with its
-// gossip host when it listens on all interfaces.
-func (a *api) httpAddrOf(name string) string {
-	for _, m := range a.node.Members() {
-		if m.Name != name || m.Tags[httpTag] == "" {
-			continue
-		}
-		host, port, err := net.SplitHostPort(m.Tags[httpTag])
-		if err != nil {
-			return ""
-		}
-		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			host, _, _ = net.SplitHostPort(m.Address())
-		}
-		return net.JoinHostPort(host, port)
-	}
-	return ""
 }
 
 // countingWriter counts bytes written and sets the headers before the first.

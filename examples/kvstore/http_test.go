@@ -37,7 +37,7 @@ func testNode(t *testing.T, expect int) *cluster.Node {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := startNode(ctx, o, slog.New(slog.DiscardHandler), "127.0.0.1:0")
+	node, err := startNode(ctx, o, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, node.Close()) })
 	return node

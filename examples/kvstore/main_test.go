@@ -121,7 +121,7 @@ func TestSnapshotSurvivesRestart(t *testing.T) {
 	}
 	o, err := parseFlags(args, io.Discard)
 	require.NoError(t, err)
-	node, err := startNode(context.Background(), o, nil, "")
+	node, err := startNode(context.Background(), o, nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -134,7 +134,7 @@ func TestSnapshotSurvivesRestart(t *testing.T) {
 	}, "a snapshot")
 	require.NoError(t, node.Close())
 
-	node, err = startNode(context.Background(), o, nil, "")
+	node, err = startNode(context.Background(), o, nil)
 	require.NoError(t, err)
 	defer node.Close()
 	require.Positive(t, node.Consensus().Status().LastSnapshotIndex)

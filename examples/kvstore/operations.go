@@ -24,9 +24,6 @@ type operations struct {
 	restoreFile string // -restore file
 }
 
-// httpTag is the gossip tag carrying a node's HTTP address.
-const httpTag = "http"
-
 // restoreWait bounds the wait for a fresh -restore node to lead.
 const restoreWait = time.Minute
 

@@ -229,7 +229,7 @@ func TestReadmeBackupAndRestore(t *testing.T) {
 	o.put("localhost:8002", "bad", "deploy")
 
 	// Bad files are refused with the reason, and nothing changes. They are
-	// sent to a follower, which redirects to the leader.
+	// sent to a follower, which forwards them to the leader.
 	follower := ""
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		for _, addr := range []string{"localhost:8001", "localhost:8002", "localhost:8003"} {

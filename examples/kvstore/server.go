@@ -34,7 +34,7 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	if err != nil {
 		return nil, fmt.Errorf("-http: %w", err)
 	}
-	node, err := startNode(ctx, o, logger, ln.Addr().String())
+	node, err := startNode(ctx, o, logger)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -60,16 +60,16 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 // startNode builds and starts the cluster node with the kvstore's state
 // machine. An outage recovery (-recover, -recover-self) runs before it
 // starts, a restore from a backup (-restore) once it leads.
-func startNode(ctx context.Context, o options, logger *slog.Logger, httpAddr string) (*cluster.Node, error) {
+func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg := nodeConfig(o, logger, httpAddr)
+	cfg := nodeConfig(o, logger)
 	fresh, err := o.ops.prepare(o, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	node, err := cluster.New(nodeConfig(o, logger, httpAddr)) // a fresh state machine
+	node, err := cluster.New(nodeConfig(o, logger)) // a fresh state machine
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func startNode(ctx context.Context, o options, logger *slog.Logger, httpAddr str
 
 // nodeConfig is the cluster configuration of the node o describes, with a
 // new, empty state machine.
-func nodeConfig(o options, logger *slog.Logger, httpAddr string) cluster.Config {
+func nodeConfig(o options, logger *slog.Logger) cluster.Config {
 	tuning := consensus.Tuning{
 		// A compare-and-swap carries the key, the old and the new value.
 		MaxMessageSize:    max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10),
@@ -98,9 +98,6 @@ func nodeConfig(o options, logger *slog.Logger, httpAddr string) cluster.Config 
 		BindAddr: o.gossipAddr,
 		Seeds:    o.join,
 		Profile:  o.profile,
-		// Other nodes find this node's HTTP API here (POST /cluster/restore
-		// redirects to the leader's).
-		Tags: map[string]string{httpTag: httpAddr},
 		Consensus: &cluster.ConsensusConfig{
 			BindAddr:        o.raftAddr,
 			DataDir:         o.dataDir,

@@ -27,9 +27,9 @@ import (
 // A curl command is repeated until it succeeds (the operator would retry)
 // and, when a comment gives its expected output, until it prints that.
 
-// readmeCommands returns the command lines of the sh blocks under heading
-// in the Markdown file path, with continued lines joined.
-func readmeCommands(t *testing.T, path, heading string) []string {
+// readmeBlocks returns the command lines of each sh block under heading in
+// the Markdown file path, with continued lines joined.
+func readmeBlocks(t *testing.T, path, heading string) [][]string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -38,17 +38,28 @@ func readmeCommands(t *testing.T, path, heading string) []string {
 	if i := regexp.MustCompile(`\n##+ `).FindStringIndex(sec); i != nil {
 		sec = sec[:i[0]]
 	}
-	var out []string
+	var out [][]string
 	for _, part := range strings.Split(sec, "```sh\n")[1:] {
 		block, _, _ := strings.Cut(part, "```")
 		block = strings.ReplaceAll(block, "\\\n", " ")
+		var cmds []string
 		for _, line := range strings.Split(block, "\n") {
 			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				out = append(out, line)
+				cmds = append(cmds, line)
 			}
 		}
+		out = append(out, cmds)
 	}
 	require.NotEmpty(t, out, "%s: no commands under %q", path, heading)
+	return out
+}
+
+// readmeCommands returns the command lines of every sh block under heading.
+func readmeCommands(t *testing.T, path, heading string) []string {
+	var out []string
+	for _, b := range readmeBlocks(t, path, heading) {
+		out = append(out, b...)
+	}
 	return out
 }
 
@@ -190,7 +201,9 @@ func TestReadmeRecoverFromLostQuorum(t *testing.T) {
 	o.lose("n2")
 	o.stop("n3")
 
-	for _, line := range readmeCommands(t, "../../README.md", "### Recovering from a lost quorum") {
+	blocks := readmeBlocks(t, "../../README.md", "### Recovering from a lost quorum")
+	require.Len(t, blocks, 3)
+	for _, line := range append(blocks[0], blocks[1]...) {
 		o.run(line)
 	}
 	for _, addr := range []string{"localhost:8003", "localhost:8004", "localhost:8005"} {
@@ -209,6 +222,43 @@ func TestReadmeRecoverFromLostQuorum(t *testing.T) {
 	}}
 	err := p.startOnce()
 	require.ErrorContains(t, err, "data dir in use")
+}
+
+// Five servers lose three; both survivors are recovered with one list.
+func TestReadmeRecoverSeveralSurvivors(t *testing.T) {
+	o := newOperator(t)
+	for i := 1; i <= 5; i++ {
+		o.run(fmt.Sprintf("go run ./examples/kvstore -name n%d -gossip 127.0.0.1:700%d -raft 127.0.0.1:710%d -http 127.0.0.1:800%d "+
+			"-join 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003,127.0.0.1:7004,127.0.0.1:7005 -bootstrap-expect 5 -data /tmp/kv/n%d -profile local",
+			i, i, i, i, i))
+	}
+	o.put("localhost:8001", "greeting", "hello")
+	for i := range 20 {
+		o.put(fmt.Sprintf("localhost:800%d", i%5+1), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))
+	}
+	for _, addr := range []string{"localhost:8004", "localhost:8005"} { // both hold every acknowledged write
+		code, v := o.get(addr, "k19")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "v19", v)
+	}
+	o.lose("n1")
+	o.lose("n2")
+	o.lose("n3")
+	o.stop("n4")
+	o.stop("n5")
+
+	blocks := readmeBlocks(t, "../../README.md", "### Recovering from a lost quorum")
+	for _, line := range blocks[2] {
+		o.run(line)
+	}
+	for _, addr := range []string{"localhost:8004", "localhost:8005"} {
+		for i := range 20 {
+			code, v := o.get(addr, fmt.Sprintf("k%d", i))
+			require.Equal(t, http.StatusOK, code, "k%d via %s", i, addr)
+			require.Equal(t, fmt.Sprintf("v%d", i), v, "k%d via %s", i, addr)
+		}
+	}
+	o.put("localhost:8004", "after", "recovery")
 }
 
 func TestReadmeBackupAndRestore(t *testing.T) {

@@ -120,6 +120,35 @@ func TestBackupRestoreAcrossClusters(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A new cluster seeded from a backup: its first server restores it, the
+// others join and end with the same contents.
+func TestRestoreSeedsAFreshCluster(t *testing.T) {
+	a := startServers(t, 1)
+	leaderOf(t, a)
+	ctx := testkit.Context(t, 60*time.Second)
+	for i := range 20 {
+		_, err := a[0].Apply(ctx, fmt.Appendf(nil, "set k%d v%d", i, i))
+		require.NoError(t, err)
+	}
+	var backup bytes.Buffer
+	require.NoError(t, a[0].Snapshot(ctx, &backup))
+	want := contentsOf(ctx, t, a[0])
+
+	b := startServers(t, 1)
+	leaderOf(t, b)
+	require.NoError(t, b[0].Restore(ctx, &backup))
+	for i := range 2 {
+		b = append(b, addServer(t, fmt.Sprintf("joiner%d", i), b[0].Local().Address(), nil))
+	}
+	testkit.WaitFor(t, 60*time.Second, func() bool {
+		cfg := configOf(t, b[0])
+		return len(cfg) == 3 && voters(cfg) == 3
+	}, "3 voters")
+	for _, n := range b {
+		require.Equal(t, want, contentsOf(ctx, t, n), n.Name())
+	}
+}
+
 func TestSnapshotNeedsAServer(t *testing.T) {
 	n, err := New(Config{Name: "c", BindAddr: "127.0.0.1:0"})
 	require.NoError(t, err)

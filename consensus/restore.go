@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -35,7 +36,7 @@ func (n *Node) Snapshot(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	info := SnapshotInfo{Index: meta.Index, Term: meta.Term, Size: meta.Size - int64(snapshotHeaderSize)}
-	if err := writeBackup(w, info, rc); err != nil {
+	if err := writeBackup(w, info, ctxReader{ctx, rc}); err != nil {
 		return fmt.Errorf("consensus: snapshot: %w", err)
 	}
 	return nil
@@ -125,9 +126,6 @@ func (n *Node) restoreLocal(ctx context.Context, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("consensus: restore: %w", err)
-	}
 	hdr := innerHeader(info.Index)
 	meta := &raft.SnapshotMeta{
 		Version: raft.SnapshotVersionMax,
@@ -135,11 +133,20 @@ func (n *Node) restoreLocal(ctx context.Context, r io.Reader) error {
 		Term:    info.Term,
 		Size:    int64(len(hdr)) + info.Size,
 	}
-	if !n.beginInflight() {
-		return ErrClosed
-	}
-	err = n.raft.Restore(meta, io.MultiReader(bytes.NewReader(hdr), spool), timeoutOf(ctx))
-	n.inflight.Done()
+	err = retryLoop(ctx, n.closing, nil, func() error {
+		if _, err := spool.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if !n.beginInflight() {
+			return ErrClosed
+		}
+		err := n.raft.Restore(meta, io.MultiReader(bytes.NewReader(hdr), spool), timeoutOf(ctx))
+		n.inflight.Done()
+		if err != nil && strings.HasPrefix(err.Error(), raftRestoreBusy) {
+			return retryable(err)
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, raft.ErrNotLeader):
 		return fmt.Errorf("consensus: restore: %w", n.notLeader())
@@ -158,6 +165,12 @@ func (n *Node) restoreLocal(ctx context.Context, r io.Reader) error {
 	}
 	return nil
 }
+
+// raftRestoreBusy starts the error raft's Restore returns, before it reads
+// anything, while a configuration change is not yet committed (as just
+// after an election). Raft v1.7.3 has no sentinel for it; it passes once the
+// entry commits, so Restore tries again.
+const raftRestoreBusy = "cannot restore snapshot now"
 
 // spoolSnapshot copies r to a temporary file, checking it; the file is
 // removed unless it is returned.

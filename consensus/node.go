@@ -49,16 +49,16 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	mux    *rpc.Mux
 	server *rpc.Server
-	// restoreLn accepts snapshot streams followers forward to the leader.
-	restoreLn net.Listener
-	remote    *remote
-	fwd       *forwarder
+	remote *remote
+	fwd    *forwarder
 	// batchApplyCh reports that raft buffers its apply channel.
 	batchApplyCh bool
 	observer     *raft.Observer
 	obsCh        chan raft.Observation
 
 	removed removedPeers // servers this node, as leader, removed; for the raft logger
+
+	restoreLn net.Listener // snapshot streams followers forward to the leader; set by Start
 
 	closeOnce sync.Once
 	closeErr  error

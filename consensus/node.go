@@ -227,8 +227,9 @@ func (n *Node) startRaft(undo *[]func()) error {
 	return nil
 }
 
-// startServices starts the goroutines: multiplexer, RPC server, observer and
-// read-index loop and the readiness wait. Called with lifeMu held.
+// startServices starts the goroutines: restore service, multiplexer, RPC
+// server, observer and read-index loop and the readiness wait. Called with
+// lifeMu held.
 func (n *Node) startServices() {
 	n.wg.Add(6)
 	go func() {

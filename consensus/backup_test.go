@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conclave-go/conclave/internal/rpc/rpctest"
 	"github.com/conclave-go/conclave/internal/testkit"
 )
 
@@ -197,4 +198,21 @@ func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("disk on
 
 func filepathGlob(dir, pattern string) ([]string, error) {
 	return filepath.Glob(filepath.Join(dir, pattern))
+}
+
+// A follower forwards a restore over mutual TLS like any other request.
+func TestRestoreForwardedOverTLS(t *testing.T) {
+	ca := rpctest.NewCA(t)
+	c := newCluster(t, 3, func(_ int, cfg *Config) { cfg.TLS = mutualTLS(t, ca) })
+	t.Cleanup(c.closeAll)
+	ctx := testkit.Context(t, 30*time.Second)
+	f := c.follower()
+	c.apply(ctx, f, "set:x=1")
+	var snap bytes.Buffer
+	require.NoError(t, c.nodes[f].Snapshot(ctx, &snap))
+	c.apply(ctx, f, "set:x=2")
+	require.NoError(t, c.nodes[f].Restore(ctx, &snap))
+	for i := range c.nodes {
+		require.Equal(t, "1", c.contents(ctx, i)["x"], "node %d", i)
+	}
 }

@@ -107,7 +107,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.logger.Error("state machine restore failed", "error", err)
 		return fmt.Errorf("consensus: state machine restore: %w", err)
 	}
-	f.setApplied(index)
+	// A snapshot restored by an operator (Node.Restore) records the index
+	// it was taken at, which may be below what this server had applied;
+	// raft installs it at a higher index. The applied index never moves
+	// back: the state now reflects at least every entry it had applied.
+	f.setApplied(max(index, f.applied.Load()))
 	return nil
 }
 

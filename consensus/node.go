@@ -58,6 +58,8 @@ type Node struct {
 
 	removed removedPeers // servers this node, as leader, removed; for the raft logger
 
+	restoreLn net.Listener // snapshot streams followers forward to the leader; set by Start
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -153,6 +155,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { _ = n.mux.Close() })
 	raftLn, rpcLn := n.mux.Listen(byteRaft), n.mux.Listen(byteRPC)
+	n.restoreLn = n.mux.Listen(byteRestore)
 	network, clientTLS := n.cfg.Network, n.cfg.TLS.Client
 	dialRaft := func(ctx context.Context, addr string) (net.Conn, error) {
 		return rpc.DialByte(ctx, network.Dial, addr, byteRaft, clientTLS)
@@ -224,10 +227,15 @@ func (n *Node) startRaft(undo *[]func()) error {
 	return nil
 }
 
-// startServices starts the goroutines: multiplexer, RPC server, observer and
-// read-index loop and the readiness wait. Called with lifeMu held.
+// startServices starts the goroutines: restore service, multiplexer, RPC
+// server, observer and read-index loop and the readiness wait. Called with
+// lifeMu held.
 func (n *Node) startServices() {
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go func() {
+		defer n.wg.Done()
+		n.serveRestores(n.restoreLn)
+	}()
 	go func() {
 		defer n.wg.Done()
 		if err := n.mux.Serve(); err != nil {

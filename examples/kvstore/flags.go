@@ -40,6 +40,7 @@ type options struct {
 	httpTLS         tlsFiles // HTTPS for the API (no CA: clients are not verified)
 	gossipKey       []byte
 	clusterLabel    string
+	ops             operations // -recover, -recover-self, -restore
 }
 
 // Limits on the size flags.
@@ -93,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clusterLabel, "cluster-label", "", "cluster `label`: nodes with another label ignore this one")
 	fs.StringVar(&o.httpTLS.cert, "http-tls-cert", "", "PEM certificate `file` to serve the API over HTTPS (with -http-tls-key)")
 	fs.StringVar(&o.httpTLS.key, "http-tls-key", "", "PEM private key `file` for HTTPS")
+	o.ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -158,7 +160,10 @@ func (o options) validate() error {
 	if err := o.tls.validate("-tls", true); err != nil {
 		return err
 	}
-	return o.httpTLS.validate("-http-tls", false)
+	if err := o.httpTLS.validate("-http-tls", false); err != nil {
+		return err
+	}
+	return o.ops.validate(o)
 }
 
 // checkHostPort accepts "host:port" with a numeric port; the host may be

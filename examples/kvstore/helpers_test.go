@@ -39,6 +39,7 @@ type proc struct {
 	extra  []string
 	// command builds the process's command; nil runs bin directly.
 	command func(bin string, args ...string) *exec.Cmd
+	raw     []string // when set, the whole command line (addresses fixed)
 
 	mu     sync.Mutex // guards cmd and exited
 	cmd    *exec.Cmd
@@ -47,6 +48,9 @@ type proc struct {
 }
 
 func (p *proc) args() []string {
+	if p.raw != nil {
+		return p.raw
+	}
 	return append([]string{
 		"-name", p.name, "-gossip", p.gossip, "-raft", p.raft, "-http", p.http,
 		"-join", strings.Join(p.join, ","), "-data", p.data, "-profile", "local",

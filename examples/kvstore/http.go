@@ -60,6 +60,7 @@ func (a *api) handler() http.Handler {
 	route(mux, "/cluster/members", map[string]http.HandlerFunc{http.MethodGet: a.members})
 	route(mux, "/cluster/status", map[string]http.HandlerFunc{http.MethodGet: a.status})
 	route(mux, "/readyz", map[string]http.HandlerFunc{http.MethodGet: a.ready})
+	a.backupRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -58,23 +58,50 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 }
 
 // startNode builds and starts the cluster node with the kvstore's state
-// machine.
+// machine. An outage recovery (-recover, -recover-self) runs before it
+// starts, a restore from a backup (-restore) once it leads.
 func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.Node, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mtls, err := o.tls.mutualTLS()
+	if err != nil {
+		return nil, fmt.Errorf("-tls: %w", err)
+	}
+	cfg := nodeConfig(o, logger, mtls)
+	fresh, err := o.ops.prepare(o, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	node, err := cluster.New(nodeConfig(o, logger, mtls)) // a fresh state machine
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Start(ctx); err != nil {
+		node.Close()
+		return nil, err
+	}
+	if err := o.ops.restoreFresh(ctx, o, node, fresh, logger); err != nil {
+		node.Close()
+		return nil, err
+	}
+	return node, nil
+}
+
+// nodeConfig is the cluster configuration of the node o describes, with a
+// new, empty state machine and the mutual TLS mtls.
+func nodeConfig(o options, logger *slog.Logger, mtls consensus.TLSConfig) cluster.Config {
 	tuning := consensus.Tuning{
 		// A compare-and-swap carries the key, the old and the new value.
 		MaxMessageSize:    max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10),
 		SnapshotThreshold: o.snapThreshold, // zero: the default
 		SnapshotInterval:  o.snapInterval,
 	}
-	mtls, err := o.tls.mutualTLS()
-	if err != nil {
-		return nil, fmt.Errorf("-tls: %w", err)
-	}
 	var keys [][]byte
 	if o.gossipKey != nil {
 		keys = [][]byte{o.gossipKey}
 	}
-	node, err := cluster.New(cluster.Config{
+	return cluster.Config{
 		Name:          o.name,
 		BindAddr:      o.gossipAddr,
 		AdvertiseAddr: o.gossipAdvertise(),
@@ -92,15 +119,7 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 		},
 		Logger: logger,
 		Tuning: cluster.Tuning{Consensus: tuning},
-	})
-	if err != nil {
-		return nil, err
 	}
-	if err := node.Start(ctx); err != nil {
-		node.Close()
-		return nil, err
-	}
-	return node, nil
 }
 
 func (s *server) httpAddr() string { return s.ln.Addr().String() }

@@ -116,7 +116,23 @@ func TestOperations(t *testing.T) {
 	require.Equal(t, http.StatusConflict, status)
 	require.Contains(t, msg, "quorum")
 
-	// The failed one may go.
+	// The victim may go once gossip has seen it fail; before, the
+	// reconciler would add it back.
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		var m admin.MembersDoc
+		s.get(t, "/cluster/members", &m)
+		return memberStatus(m, c.Name(victim)) == "failed"
+	}, "the victim failed in gossip")
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		var raft admin.RaftDoc
+		s.get(t, "/cluster/raft", &raft)
+		for _, sv := range raft.Servers {
+			if sv.Name == c.Name(victim) {
+				return sv.Gossip == "failed"
+			}
+		}
+		return false
+	}, "the victim failed in the group state")
 	status, msg = s.op(t, "/cluster/ops/remove-server", `{"name":"`+c.Name(victim)+`"}`)
 	require.Equal(t, http.StatusOK, status, msg)
 	var raft admin.RaftDoc
@@ -133,11 +149,6 @@ func TestOperations(t *testing.T) {
 	status, msg = s.op(t, "/cluster/ops/force-leave", `{"name":"nobody"}`)
 	require.Equal(t, http.StatusNotFound, status)
 	require.Contains(t, msg, "nobody")
-	testkit.WaitFor(t, 30*time.Second, func() bool {
-		var m admin.MembersDoc
-		s.get(t, "/cluster/members", &m)
-		return memberStatus(m, c.Name(victim)) == "failed"
-	}, "the victim failed in gossip")
 	status, msg = s.op(t, "/cluster/ops/force-leave", `{"name":"`+c.Name(victim)+`"}`)
 	require.Equal(t, http.StatusOK, status, msg)
 	var m admin.MembersDoc

@@ -27,7 +27,9 @@
 //
 //	/ops/transfer-leadership  {"to": "name"} or {} for any voter
 //	/ops/remove-server        {"name": "name"}; refused when it would leave
-//	                          fewer healthy voters than a quorum
+//	                          fewer healthy voters than a quorum, and while
+//	                          gossip sees the server alive (the reconciler
+//	                          would add it back)
 //	/ops/force-leave          {"name": "name"}: a failed member is marked
 //	                          left in this node's member list
 //	/ops/snapshot             streams a snapshot of the state machine as a

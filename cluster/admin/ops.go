@@ -175,6 +175,11 @@ func (h *Handler) opRemoveServer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "remove server: refused, it would lose the quorum: %s", why)
 		return
 	}
+	if s.Gossip == membership.StatusAlive {
+		writeError(w, http.StatusConflict, "remove server: refused, %q is alive in gossip and the reconciler would add it back: "+
+			"stop it, or have it leave, first", req.Name)
+		return
+	}
 	if err := c.RemoveServer(ctx, req.Name); err != nil {
 		writeError(w, opStatus(err), "remove server %q: %v", req.Name, err)
 		return

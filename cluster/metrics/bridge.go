@@ -23,12 +23,10 @@ import (
 func BridgeHashicorp(reg prometheus.Registerer) (stop func(), err error) {
 	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
 		Expiration: time.Minute, // forget series (say, a former peer's) unseen for a minute
+		Registerer: reg,         // never the global registry
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: go-metrics sink: %w", err)
-	}
-	if err := reg.Register(sink); err != nil {
-		return nil, fmt.Errorf("metrics: register the go-metrics sink: %w", err)
 	}
 	cfg := gometrics.DefaultConfig("")
 	cfg.EnableHostname = false       // the scrape target names the host

@@ -31,6 +31,7 @@ type options struct {
 	snapThreshold   uint64
 	snapInterval    time.Duration
 	logLevel        slog.Level
+	pprof           bool
 }
 
 // Limits on the size flags.
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 5*time.Second, "how long a request may wait for a leader")
 	fs.Uint64Var(&o.snapThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&o.snapInterval, "snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ (they reveal internals: keep the port private)")
 	fs.StringVar(&logLevel, "log-level", "warn", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

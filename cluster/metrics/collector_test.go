@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -198,6 +199,9 @@ func labelOf(m *dto.Metric, name string) string {
 func TestPromtoolFindsNoProblem(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
+		if os.Getenv("CONCLAVE_REQUIRE_PROMTOOL") == "1" {
+			t.Fatal("promtool not installed (Debian package prometheus), and CONCLAVE_REQUIRE_PROMTOOL=1 forbids skipping: ", err)
+		}
 		t.Skip("promtool not installed (Debian package prometheus): ", err)
 	}
 	c := clustertest.New(t, 1)

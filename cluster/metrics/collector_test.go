@@ -231,3 +231,26 @@ func TestCollectorBeforeStart(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, mf)
 }
+
+// BenchmarkScrape gathers and encodes the metrics of a three-server
+// cluster, as one Prometheus scrape of a process holding all three would.
+func BenchmarkScrape(b *testing.B) {
+	c := clustertest.New(b, 3)
+	c.WaitLeader()
+	reg := prometheus.NewRegistry()
+	for _, n := range c.Nodes() {
+		reg.MustRegister(metrics.NewCollector(n))
+	}
+	for b.Loop() {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -168,7 +168,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, format string, args ...any) {
-	writeJSON(w, status, ErrorDoc{Error: sprintf(format, args...)})
+	writeJSON(w, status, ErrorDoc{Error: fmt.Sprintf(format, args...)})
 }
 
 // errorStatus maps an error from the node to an HTTP status.
@@ -182,5 +182,3 @@ func errorStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -140,20 +140,20 @@ func (k *KVStore) do(ctx context.Context, method, url string, body []byte, want 
 	return data, nil
 }
 
-// Leader returns the index of the node whose /cluster/status says it leads.
+// Leader returns the index of the node whose /cluster/leader says it leads.
 func (k *KVStore) Leader(ctx context.Context) (int, error) {
 	for i, u := range k.URLs {
-		data, err := k.do(ctx, http.MethodGet, u+"/cluster/status", nil, http.StatusOK)
+		data, err := k.do(ctx, http.MethodGet, u+"/cluster/leader", nil, http.StatusOK)
 		if err != nil {
 			return -1, err
 		}
 		var st struct {
-			Role string `json:"role"`
+			IsLeader bool `json:"is_leader"`
 		}
 		if err := json.Unmarshal(data, &st); err != nil {
 			return -1, err
 		}
-		if st.Role == "leader" {
+		if st.IsLeader {
 			return i, nil
 		}
 	}

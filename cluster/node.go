@@ -35,6 +35,7 @@ type Node struct {
 
 	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
 	clientReady atomic.Bool            // a client reached a server once
+	counts      reconcileCounts        // for Stats
 
 	// group is the latest group state, written by the reconciler only;
 	// groupReady is closed when the first one is written.

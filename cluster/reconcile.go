@@ -292,6 +292,7 @@ func (r *reconciler) apply(ctx context.Context, c change) {
 			err = r.cons.AddNonVoter(ctx, c.ID, c.Addr)
 		}
 	}
+	r.n.counts.done(c.Op, err)
 	if err != nil {
 		r.logger.Warn("reconcile: change failed", "change", c.String(), "error", err)
 		return

@@ -40,12 +40,16 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 
 // apply runs applyOnce with retries.
 func (n *Node) apply(ctx context.Context, cmd []byte) ([]byte, error) {
+	start := time.Now()
 	var res []byte
+	forwarded := false
 	err := retryLoop(ctx, n.closing, n.lead.changedCh, func() error {
 		var err error
+		forwarded = n.raft.State() != raft.Leader
 		res, err = n.applyOnce(ctx, cmd, true)
 		return err
 	})
+	n.met.applied(start, forwarded, err)
 	return res, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/internal/rpc"
+	"github.com/conclave-go/conclave/internal/stats"
 )
 
 // maxBatchesInFlight bounds the batch requests in flight to one leader.
@@ -24,8 +25,9 @@ const maxBatchesInFlight = 1
 // the calls that arrive while a batch is in flight into the next batch.
 // There is no waiting window: a call to an idle leader leaves at once.
 type forwarder struct {
-	r       *remote
-	maxSize int
+	r          *remote
+	maxSize    int
+	batchSizes *stats.Histogram // nil: not recorded
 
 	mu     sync.Mutex // guards the fields below
 	peers  map[string]*fwdPeer
@@ -196,6 +198,9 @@ func (f *forwarder) next(addr string, p *fwdPeer) *fwdBatch {
 			delete(f.peers, addr)
 		}
 		return nil
+	}
+	if f.batchSizes != nil {
+		f.batchSizes.Observe(float64(n))
 	}
 	b := &fwdBatch{calls: make([]*fwdCall, n)}
 	copy(b.calls, p.queue[:n])

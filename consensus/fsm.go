@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/conclave-go/conclave/internal/stats"
 )
 
 // barrierExtension marks a log entry that Conclave appends itself (the barrier
@@ -45,6 +48,9 @@ type fsm struct {
 
 	applied          atomic.Uint64
 	snapshotFailures atomic.Uint64
+	snapshots        atomic.Uint64    // written successfully
+	snapshotSize     atomic.Uint64    // bytes of the latest written
+	snapshotDur      *stats.Histogram // time to write each
 
 	nwaiters atomic.Int64
 	mu       sync.Mutex       // guards waiters
@@ -63,7 +69,7 @@ var (
 )
 
 func newFSM(sm StateMachine, logger *slog.Logger) *fsm {
-	return &fsm{sm: sm, logger: logger}
+	return &fsm{sm: sm, logger: logger, snapshotDur: stats.NewHistogram(stats.LatencyBounds)}
 }
 
 // Apply implements raft.FSM.
@@ -216,9 +222,11 @@ type fsmSnapshot struct {
 
 // Persist implements raft.FSMSnapshot.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	err := writeSnapshotHeader(sink, s.index)
+	start := time.Now()
+	w := &countingWriter{w: sink}
+	err := writeSnapshotHeader(w, s.index)
 	if err == nil {
-		err = s.snap.Write(sink)
+		err = s.snap.Write(w)
 	}
 	if err != nil {
 		s.fsm.snapshotFailures.Add(1)
@@ -226,7 +234,14 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 		_ = sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		s.fsm.snapshotFailures.Add(1)
+		return err
+	}
+	s.fsm.snapshots.Add(1)
+	s.fsm.snapshotSize.Store(w.n)
+	s.fsm.snapshotDur.ObserveDuration(time.Since(start))
+	return nil
 }
 
 // Release implements raft.FSMSnapshot.

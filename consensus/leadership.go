@@ -139,6 +139,7 @@ func (l *leadership) publish(info LeaderInfo) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.signalLocked()
+	l.n.met.leaderSeen(info)
 	if info.Addr != "" {
 		if l.lastAddr != "" && l.lastAddr != info.Addr {
 			l.n.abandonLeader(l.lastAddr)

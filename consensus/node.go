@@ -27,6 +27,7 @@ type Node struct {
 	fsm     *fsm
 	querier Querier // nil when the state machine does not implement Querier
 	lead    *leadership
+	met     *nodeMetrics
 	reads   *readIndexer
 
 	baseCtx    context.Context // parent of leader sessions; cancelled by Close
@@ -85,6 +86,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.querier, _ = cfg.StateMachine.(Querier)
 	n.lead = newLeadership(n)
+	n.met = newNodeMetrics()
 	n.reads = newReadIndexer(n.confirmLeadership)
 	return n, nil
 }
@@ -189,6 +191,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { _ = n.remote.close() })
 	n.fwd = newForwarder(n.remote, n.cfg.Tuning.MaxMessageSize)
+	n.fwd.batchSizes = n.met.fwdBatch
 	*undo = append(*undo, n.fwd.close)
 	return nil
 }

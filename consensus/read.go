@@ -60,10 +60,13 @@ func (n *Node) Read(ctx context.Context, level ReadLevel, fn func(StateMachine) 
 	if err := n.usable(); err != nil {
 		return err
 	}
-	if err := n.readyFor(ctx, level, false); err != nil {
-		return err
+	start := time.Now()
+	err := n.readyFor(ctx, level, false)
+	if err == nil {
+		err = fn(n.cfg.StateMachine)
 	}
-	return fn(n.cfg.StateMachine)
+	n.met.readDone(start, level, err)
+	return err
 }
 
 // Query answers q with the state machine's [Querier] at level. Unlike Read it
@@ -76,7 +79,10 @@ func (n *Node) Query(ctx context.Context, level ReadLevel, q []byte) ([]byte, er
 	if len(q) > n.cfg.Tuning.MaxMessageSize {
 		return nil, fmt.Errorf("%w: query of %d bytes, MaxMessageSize is %d", ErrTooLarge, len(q), n.cfg.Tuning.MaxMessageSize)
 	}
-	return n.query(ctx, level, q, true)
+	start := time.Now()
+	res, err := n.query(ctx, level, q, true)
+	n.met.readDone(start, level, err)
+	return res, err
 }
 
 // query serves a query, forwarding a Leader-level one when mayForward.

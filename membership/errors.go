@@ -39,6 +39,11 @@ var (
 	// ErrNoEncryption is returned by keyring operations on a node configured
 	// without encryption keys.
 	ErrNoEncryption = errors.New("membership: gossip encryption is not enabled")
+	// ErrUnknownMember is wrapped by ForceLeave for a name the member list
+	// does not hold.
+	ErrUnknownMember = errors.New("membership: unknown member")
+	// ErrNotFailed is wrapped by ForceLeave for a member that is not failed.
+	ErrNotFailed = errors.New("membership: member is not failed")
 )
 
 // NameConflictError reports that a node name is already held by a live

@@ -51,6 +51,7 @@ func (m *Membership) rejoinSeeds() {
 	if !alone && failed == 0 {
 		return
 	}
+	m.hub.counts.rejoins.Add(1)
 	n, err := m.joinSeeds(m.loopCtx, true)
 	switch {
 	case n > 0:
@@ -68,6 +69,7 @@ func (m *Membership) reconnectFailed() {
 	if !ok {
 		return
 	}
+	m.hub.counts.reconnect.Add(1)
 	if _, err := m.joinAddrs(m.loopCtx, []string{target.Address()}); err != nil {
 		m.logger.Debug("reconnect failed", "member", target.Name, "address", target.Address(), "error", err)
 		return

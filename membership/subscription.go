@@ -36,6 +36,8 @@ type hub struct {
 	mu    sync.Mutex // guards table, and orders publishing
 	table *table
 	subs  subq.Group[Event]
+
+	counts counters // for Stats
 }
 
 func newHub(local string) *hub {
@@ -46,7 +48,9 @@ func newHub(local string) *hub {
 func (h *hub) change(f func(t *table, now time.Time) []Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.subs.Publish(f(h.table, time.Now())...)
+	evs := f(h.table, time.Now())
+	h.counts.countEvents(evs)
+	h.subs.Publish(evs...)
 }
 
 // read runs f with the table locked.

@@ -41,6 +41,7 @@ type options struct {
 	gossipKey       []byte
 	clusterLabel    string
 	ops             operations // -recover, -recover-self, -restore
+	pprof           bool
 }
 
 // Limits on the size flags.
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 5*time.Second, "how long a request may wait for a leader")
 	fs.Uint64Var(&o.snapThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&o.snapInterval, "snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ (they reveal internals: keep the port private)")
 	fs.StringVar(&logLevel, "log-level", "warn", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.advertise, "advertise", "", "`host` other nodes reach this one at, for gossip and Raft (required when -gossip or -raft binds a wildcard address)")
 	fs.StringVar(&o.advertiseGossip, "advertise-gossip", "", "gossip `host[:port]` other nodes reach this one at (overrides -advertise)")

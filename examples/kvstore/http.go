@@ -15,7 +15,6 @@ import (
 
 	"github.com/conclave-go/conclave/cluster"
 	"github.com/conclave-go/conclave/consensus"
-	"github.com/conclave-go/conclave/membership"
 )
 
 // backend is what the HTTP API needs from the cluster node; *clusterBackend
@@ -23,23 +22,15 @@ import (
 type backend interface {
 	Apply(ctx context.Context, cmd []byte) ([]byte, error)
 	Query(ctx context.Context, level consensus.ReadLevel, q []byte) ([]byte, error)
-	Members() []membership.Member
-	Local() membership.Member
-	Health(ctx context.Context) (cluster.Health, error)
-	Status() consensus.Status
 	Ready() bool
 }
 
-// clusterBackend adds the local Raft status to a server node.
+// clusterBackend is a server node as the API's backend.
 type clusterBackend struct{ *cluster.Node }
-
-// Status returns this server's Raft status.
-func (b clusterBackend) Status() consensus.Status { return b.Consensus().Status() }
 
 // api serves the HTTP interface of one node.
 type api struct {
 	node     backend
-	httpAddr string // as bound, reported by /cluster/status
 	maxKey   int
 	maxValue int
 	timeout  time.Duration // how long a request may wait for the cluster
@@ -57,8 +48,6 @@ func (a *api) handler() http.Handler {
 	route(mux, "/kv/{key...}", map[string]http.HandlerFunc{
 		http.MethodGet: a.getKey, http.MethodPut: a.putKey, http.MethodDelete: a.deleteKey,
 	})
-	route(mux, "/cluster/members", map[string]http.HandlerFunc{http.MethodGet: a.members})
-	route(mux, "/cluster/status", map[string]http.HandlerFunc{http.MethodGet: a.status})
 	route(mux, "/readyz", map[string]http.HandlerFunc{http.MethodGet: a.ready})
 	a.backupRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

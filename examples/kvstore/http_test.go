@@ -46,7 +46,7 @@ func testNode(t *testing.T, expect int) *cluster.Node {
 // testAPI serves the API of b on an httptest server and returns its URL.
 func testAPI(t *testing.T, b backend, timeout time.Duration) string {
 	t.Helper()
-	a := &api{node: b, httpAddr: "test", maxKey: testMaxKey, maxValue: testMaxValue, timeout: timeout, logger: slog.New(slog.DiscardHandler)}
+	a := &api{node: b, maxKey: testMaxKey, maxValue: testMaxValue, timeout: timeout, logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -133,7 +133,6 @@ func TestAPIStatusCodes(t *testing.T) {
 		{"chunked value over limit", "PUT", "/kv/big", big, true, 413, "exceeds the limit"},
 		{"big not stored", "GET", "/kv/big", "", false, 404, "key not found"},
 		{"post", "POST", "/kv/a", "x", false, 405, "method POST not allowed"},
-		{"patch members", "PATCH", "/cluster/members", "", false, 405, "not allowed"},
 		{"unknown path", "GET", "/nope", "", false, 404, "no such endpoint"},
 	}
 	for _, c := range cases {
@@ -163,39 +162,6 @@ func TestAPINoLeader(t *testing.T) {
 	}
 	// A stale read is served from the local (empty) state.
 	apiCase{"get stale", "GET", "/kv/a?consistency=stale", "", false, 404, "key not found"}.run(t, base)
-}
-
-// TestAPIClusterEndpoints checks the JSON of /cluster/members and
-// /cluster/status on a single-server cluster.
-func TestAPIClusterEndpoints(t *testing.T) {
-	node := testNode(t, 1)
-	base := testAPI(t, clusterBackend{node}, 10*time.Second)
-	var st statusJSON
-	testkit.WaitFor(t, 30*time.Second, func() bool {
-		code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/status", nil)
-		return code == http.StatusOK && json.Unmarshal(body, &st) == nil && st.Role == "leader" && st.Leader != nil &&
-			st.Health != nil && len(st.Health.Servers) == 1 && st.Health.Servers[0].Healthy
-	}, "status shows a healthy leader")
-	require.Equal(t, node.Name(), st.Node.Name)
-	require.Equal(t, "test", st.HTTPAddr)
-	require.NotNil(t, st.Leader)
-	require.Equal(t, node.Name(), st.Leader.ID)
-	require.Equal(t, st.Term, st.Leader.Term)
-	require.Equal(t, 1, st.Health.Voters)
-	require.Len(t, st.Health.Servers, 1)
-	require.Equal(t, "voter", st.Health.Servers[0].Suffrage)
-	require.Equal(t, "leader", st.Health.Servers[0].State)
-	require.NotEqual(t, "never", st.Health.Servers[0].ReadAge)
-
-	code, body, _ := do(context.Background(), http.MethodGet, base+"/cluster/members", nil)
-	require.Equal(t, http.StatusOK, code)
-	var members struct{ Members []memberJSON }
-	require.NoError(t, json.Unmarshal(body, &members))
-	require.Len(t, members.Members, 1)
-	require.Equal(t, memberJSON{
-		Name: node.Name(), Addr: node.Local().Address(), Status: "alive", Role: "server",
-		RaftAddr: node.RaftAddr(), Tags: node.Local().Tags,
-	}, members.Members[0])
 }
 
 // fakeBackend fails every Apply and Query with err.
@@ -240,16 +206,4 @@ func TestClassify(t *testing.T) {
 		status, msg := classify(c.err, c.write)
 		require.Equal(t, c.status, status, "%v (write %v): %s", c.err, c.write, msg)
 	}
-}
-
-func TestServerViewShowsAnUnreadServerAsUnknown(t *testing.T) {
-	v := serverView(cluster.ServerHealth{Name: "s1", Known: false, ReadAge: -1, LastContact: -1, Error: "connection refused"})
-	require.Equal(t, "unknown", v.State)
-	require.Equal(t, "never", v.ReadAge)
-	require.Equal(t, "never", v.LastContact)
-	require.Equal(t, "connection refused", v.Error)
-
-	v = serverView(cluster.ServerHealth{Name: "s1", Known: false, ReadAge: 3 * time.Second, State: consensus.StateFollower})
-	require.Equal(t, "unknown", v.State)
-	require.Equal(t, "3s", v.ReadAge)
 }

@@ -62,19 +62,19 @@ func (w *writer) write(p *proc, method, key, value string) {
 	}
 }
 
-// nodeStatus is the part of /cluster/status the test reads.
+// nodeStatus is the part of /cluster/leader the test reads.
 type nodeStatus struct {
-	Role   string `json:"role"`
-	Term   uint64 `json:"term"`
-	Leader *struct {
-		ID string `json:"id"`
+	IsLeader bool   `json:"is_leader"`
+	Term     uint64 `json:"term"`
+	Leader   struct {
+		Name string `json:"name"`
 	} `json:"leader"`
 }
 
 func statusOf(p *proc) (nodeStatus, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	code, body, _ := do(ctx, http.MethodGet, "http://"+p.http+"/cluster/status", nil)
+	code, body, _ := do(ctx, http.MethodGet, "http://"+p.http+"/cluster/leader", nil)
 	var st nodeStatus
 	return st, code == http.StatusOK && json.Unmarshal(body, &st) == nil
 }
@@ -97,7 +97,7 @@ func leaderProc(t *testing.T, procs []*proc) *proc {
 	var lead *proc
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		for _, p := range procs {
-			if st, ok := statusOf(p); ok && st.Role == "leader" {
+			if st, ok := statusOf(p); ok && st.IsLeader {
 				lead = p
 				return true
 			}

@@ -243,30 +243,26 @@ func (nl *netlabCluster) readdress(t *testing.T, i int) string {
 	return fmt.Sprintf("readdress %s %v->%v", p.name, old, nl.lab.Host(i).IP())
 }
 
-// seatAt reports whether some node's status shows server name as a voter
-// at addr.
+// seatAt reports whether some node's view of the Raft configuration
+// (the admin handler's /cluster/raft) shows server name as a voter at addr.
 func (nl *netlabCluster) seatAt(name, addr string) bool {
 	for _, p := range nl.procs {
-		st, ok := fullStatusOf(p)
-		if !ok || st.Health == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		code, body, _ := do(ctx, http.MethodGet, "http://"+p.http+"/cluster/raft", nil)
+		cancel()
+		var raft struct {
+			Servers []struct{ Name, Address, Suffrage string }
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &raft) != nil {
 			continue
 		}
-		for _, s := range st.Health.Servers {
-			if s.ID == name && s.Addr == addr && s.Suffrage == "voter" {
+		for _, s := range raft.Servers {
+			if s.Name == name && s.Address == addr && s.Suffrage == "voter" {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// fullStatusOf reads a node's /cluster/status.
-func fullStatusOf(p *proc) (statusJSON, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	code, body, _ := do(ctx, http.MethodGet, "http://"+p.http+"/cluster/status", nil)
-	var st statusJSON
-	return st, code == http.StatusOK && json.Unmarshal(body, &st) == nil
 }
 
 // restartAll kills every node and starts them again on their data dirs.

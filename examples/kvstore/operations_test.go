@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"github.com/conclave-go/conclave/consensus"
 
 	"bytes"
@@ -66,7 +67,7 @@ func readmeCommands(t *testing.T, path, heading string) []string {
 }
 
 // operator runs README commands.
-type operator struct {
+type readmeOp struct {
 	t     *testing.T
 	bin   string
 	dir   string // working directory: backup files land here
@@ -74,8 +75,8 @@ type operator struct {
 	procs map[string]*proc
 }
 
-func newOperator(t *testing.T) *operator {
-	o := &operator{t: t, bin: testkit.BuildBinary(t, "kvstore"), dir: t.TempDir(), ports: map[string]string{}, procs: map[string]*proc{}}
+func newOperator(t *testing.T) *readmeOp {
+	o := &readmeOp{t: t, bin: testkit.BuildBinary(t, "kvstore"), dir: t.TempDir(), ports: map[string]string{}, procs: map[string]*proc{}}
 	t.Cleanup(func() {
 		for _, p := range o.procs {
 			p.Kill()
@@ -94,7 +95,7 @@ var (
 )
 
 // local maps the fixed addresses and paths of a command to this test's.
-func (o *operator) local(cmd string) string {
+func (o *readmeOp) local(cmd string) string {
 	cmd = addrRE.ReplaceAllStringFunc(cmd, func(a string) string {
 		port := addrRE.FindStringSubmatch(a)[2]
 		if _, ok := o.ports[port]; !ok {
@@ -109,10 +110,10 @@ func (o *operator) local(cmd string) string {
 }
 
 // url returns the local URL of a README address such as "localhost:8001".
-func (o *operator) url(addr, path string) string { return "http://" + o.local(addr) + path }
+func (o *readmeOp) url(addr, path string) string { return "http://" + o.local(addr) + path }
 
 // run runs one README command line.
-func (o *operator) run(line string) {
+func (o *readmeOp) run(line string) {
 	o.t.Helper()
 	cmd, want, _ := strings.Cut(line, "  #")
 	cmd, want = o.local(strings.TrimSpace(cmd)), strings.TrimSpace(want)
@@ -135,7 +136,7 @@ func (o *operator) run(line string) {
 }
 
 // start runs a kvstore process with args and waits for it to serve.
-func (o *operator) start(args []string) *proc {
+func (o *readmeOp) start(args []string) *proc {
 	o.t.Helper()
 	name := ""
 	for i, a := range args {
@@ -154,23 +155,23 @@ func (o *operator) start(args []string) *proc {
 }
 
 // stop sends SIGTERM (Ctrl-C's path) to a node and waits for it to exit.
-func (o *operator) stop(name string) { o.procs[name].signal(syscall.SIGTERM) }
+func (o *readmeOp) stop(name string) { o.procs[name].signal(syscall.SIGTERM) }
 
 // lose kills a node and deletes its data directory: the machine is gone.
-func (o *operator) lose(name string) {
+func (o *readmeOp) lose(name string) {
 	o.procs[name].Kill()
 	require.NoError(o.t, os.RemoveAll(o.local("/tmp/kv/"+name)))
 }
 
 // startExampleCluster starts n1, n2, n3 as the kvstore README does.
-func (o *operator) startExampleCluster() {
+func (o *readmeOp) startExampleCluster() {
 	for _, line := range readmeCommands(o.t, "README.md", "## Run three nodes") {
 		o.run(line)
 	}
 }
 
 // put writes key=value through addr, retrying while no leader is known.
-func (o *operator) put(addr, key, value string) {
+func (o *readmeOp) put(addr, key, value string) {
 	o.t.Helper()
 	testkit.WaitFor(o.t, 30*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,7 +182,7 @@ func (o *operator) put(addr, key, value string) {
 }
 
 // get reads key through addr, linearizably: status and value.
-func (o *operator) get(addr, key string) (int, string) {
+func (o *readmeOp) get(addr, key string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	code, body, _ := do(ctx, http.MethodGet, o.url(addr, "/kv/"+key), nil)
@@ -286,9 +287,12 @@ func TestReadmeBackupAndRestore(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		for _, addr := range []string{"localhost:8001", "localhost:8002", "localhost:8003"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			code, body, _ := do(ctx, http.MethodGet, o.url(addr, "/cluster/status"), nil)
+			code, body, _ := do(ctx, http.MethodGet, o.url(addr, "/cluster/leader"), nil)
 			cancel()
-			if code == http.StatusOK && bytes.Contains(body, []byte(`"role":"follower"`)) {
+			var l struct {
+				IsLeader *bool `json:"is_leader"`
+			}
+			if code == http.StatusOK && json.Unmarshal(body, &l) == nil && l.IsLeader != nil && !*l.IsLeader {
 				follower = addr
 				return true
 			}

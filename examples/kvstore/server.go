@@ -24,6 +24,7 @@ type server struct {
 	node   *cluster.Node
 	ln     net.Listener
 	http   *http.Server
+	ops    *operator
 }
 
 // newServer binds the HTTP port, then starts the cluster node. On error
@@ -41,11 +42,18 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	}
 	s := &server{opts: o, logger: logger, node: node, ln: ln}
 	a := &api{
-		node: clusterBackend{node}, httpAddr: ln.Addr().String(),
+		node:   clusterBackend{node},
 		maxKey: o.maxKeySize, maxValue: o.maxValueSize, timeout: o.requestTimeout, logger: logger,
 	}
+	h, ops, err := withOperator(a.handler(), node, o.pprof)
+	if err != nil {
+		node.Close()
+		ln.Close()
+		return nil, err
+	}
+	s.ops = ops
 	s.http = &http.Server{
-		Handler:           a.handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      o.requestTimeout + 30*time.Second,
@@ -144,6 +152,7 @@ func (s *server) serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	errs := []error{serveErr, s.http.Shutdown(sctx)}
+	defer s.ops.close()
 	if serveErr == nil {
 		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)

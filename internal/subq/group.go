@@ -5,9 +5,10 @@ import "sync"
 // Group fans values out to a set of queues. Its zero value is ready to use;
 // its methods are safe for concurrent use and never block on a consumer.
 type Group[T any] struct {
-	mu     sync.Mutex // guards queues and closed
+	mu     sync.Mutex // guards queues, closed and gone
 	queues map[*Queue[T]]struct{}
 	closed bool
+	gone   uint64 // values dropped by queues no longer in queues
 }
 
 // Subscribe returns a new queue of size values (DefaultSize when size <= 0)
@@ -49,6 +50,7 @@ func (g *Group[T]) Close() {
 	queues := make([]*Queue[T], 0, len(g.queues))
 	for q := range g.queues {
 		queues = append(queues, q)
+		g.gone += q.Dropped()
 	}
 	clear(g.queues)
 	g.mu.Unlock()
@@ -60,5 +62,20 @@ func (g *Group[T]) Close() {
 func (g *Group[T]) remove(q *Queue[T]) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.queues, q)
+	if _, ok := g.queues[q]; ok {
+		delete(g.queues, q)
+		g.gone += q.Dropped()
+	}
+}
+
+// Stats returns the number of open queues and the values dropped by every
+// queue the group ever fed, closed ones included.
+func (g *Group[T]) Stats() (open int, dropped uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	dropped = g.gone
+	for q := range g.queues {
+		dropped += q.Dropped()
+	}
+	return len(g.queues), dropped
 }

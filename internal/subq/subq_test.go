@@ -163,3 +163,22 @@ func TestGroupConcurrentUse(t *testing.T) {
 	time.AfterFunc(20*time.Millisecond, g.Close)
 	wg.Wait()
 }
+
+func TestGroupStatsCountDropsOfClosedQueues(t *testing.T) {
+	var g Group[string]
+	a, b := g.Subscribe(1), g.Subscribe(1)
+	g.Publish("x", "y", "z") // each queue keeps x until consumed: two drops each
+	open, dropped := g.Stats()
+	require.Equal(t, 2, open)
+	require.Equal(t, uint64(4), dropped)
+	a.Close()
+	open, dropped = g.Stats()
+	require.Equal(t, 1, open)
+	require.Equal(t, uint64(4), dropped, "a closed queue's drops still count")
+	g.Close()
+	open, dropped = g.Stats()
+	require.Zero(t, open)
+	require.Equal(t, uint64(4), dropped)
+	for range b.Events() {
+	}
+}

@@ -47,6 +47,7 @@ type options struct {
 	pauseFor     time.Duration
 	httpClients  []int
 	kvstore      string
+	metrics      time.Duration
 	verbose      bool
 	out          io.Writer
 	log          *slog.Logger
@@ -82,6 +83,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.pauseFor, "pause-duration", 2*time.Second, "how long the false-failure check holds a node's traffic")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
+	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	flag.Parse()
 	o.suites = map[string]bool{}
@@ -198,6 +200,14 @@ func throughput(ctx context.Context, o options, dir string) error {
 		return err
 	}
 	defer env.Close()
+	if o.metrics > 0 {
+		stop, err := scrapeMetrics(env.Con.Nodes, o.metrics)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(o.out, "\n_metrics collectors registered for %d nodes, scraped every %v_\n", len(env.Con.Nodes), o.metrics)
+	}
 	var rows []bench.Row
 	if o.suites["writes"] {
 		w, err := env.Writes(ctx, o.callers, o.sizes, o.rounds, o.slice)

@@ -147,7 +147,12 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		return err
 	}
 	n.addr = addr
-	n.mux, err = rpc.NewMux(ln, rpc.MuxConfig{TLS: n.cfg.TLS.Server, Logger: n.logger})
+	n.mux, err = rpc.NewMux(ln, rpc.MuxConfig{
+		TLS:         n.cfg.TLS.Server,
+		Logger:      n.logger,
+		IdleTimeout: n.cfg.Tuning.ConnIdleTimeout,
+		MaxConns:    n.cfg.Tuning.MaxConns,
+	})
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}

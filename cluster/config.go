@@ -145,6 +145,9 @@ type ConsensusConfig struct {
 	DataDir string
 	// InMemory keeps all Raft state in memory: nothing survives Close.
 	InMemory bool
+	// StartFresh lets a server whose Raft log was lost start empty and be
+	// restored by the leader; see [consensus.Config.StartFresh].
+	StartFresh bool
 	// LogStore selects the store of the Raft log; the zero value is
 	// raft-boltdb. See [consensus.LogStoreConfig].
 	LogStore consensus.LogStoreConfig

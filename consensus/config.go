@@ -109,6 +109,16 @@ type Config struct {
 	// [ErrLogStoreMismatch]. Must be the zero value when InMemory is set.
 	LogStore LogStoreConfig
 
+	// StartFresh lets a server whose Raft log was lost start anyway: when
+	// the log store holds no log and no term (raft.db deleted or emptied)
+	// while snapshots remain, the snapshots are moved aside to
+	// DataDir/snapshots.lost-<unix time> and the server starts empty, to be
+	// caught up by the leader with a snapshot; an empty (0-byte) raft.db is
+	// removed. Without it such a server refuses to start ([ErrLostLog],
+	// [ErrCorruptLog]): the term and vote it promised are gone. Set it for
+	// that one start, as the restore procedure, then unset it.
+	StartFresh bool
+
 	// InMemory keeps log, stable store and snapshots in memory: nothing
 	// survives Close. For tests and ephemeral groups. DataDir must be empty.
 	InMemory bool

@@ -201,6 +201,11 @@ type Tuning struct {
 	// MaxTrailingLogs is how far a server's applied index may trail the
 	// leader's commit index while it counts as healthy. Default 1000.
 	MaxTrailingLogs uint64
+	// ProgressTimeout is how long a server behind the commit index may go
+	// without applying an entry before it counts as stuck, and unhealthy,
+	// however little it trails. Default by profile: local 5s, lan 30s,
+	// wan 2m.
+	ProgressTimeout time.Duration
 }
 
 // serverSettings is a server's settings with every default applied.
@@ -258,6 +263,7 @@ func (t Tuning) validate() error {
 		{"Tuning.ServerStabilizationTime", t.ServerStabilizationTime},
 		{"Tuning.ReconcileInterval", t.ReconcileInterval},
 		{"Tuning.LastContactThreshold", t.LastContactThreshold},
+		{"Tuning.ProgressTimeout", t.ProgressTimeout},
 	}
 	for _, d := range durations {
 		if d.d < 0 {
@@ -273,17 +279,17 @@ func fieldError(field string, value any, allowed string, args ...any) error {
 
 // profileDefaults are the reconciler's timings for one profile.
 type profileDefaults struct {
-	dead, stabilize, reconcile, lastContact time.Duration
+	dead, stabilize, reconcile, lastContact, progress time.Duration
 }
 
 func (p Profile) defaults() profileDefaults {
 	switch p {
 	case ProfileLocal:
-		return profileDefaults{5 * time.Second, time.Second, 500 * time.Millisecond, time.Second}
+		return profileDefaults{5 * time.Second, time.Second, 500 * time.Millisecond, time.Second, 5 * time.Second}
 	case ProfileWAN:
-		return profileDefaults{5 * time.Minute, 30 * time.Second, 30 * time.Second, 10 * time.Second}
+		return profileDefaults{5 * time.Minute, 30 * time.Second, 30 * time.Second, 10 * time.Second, 2 * time.Minute}
 	default:
-		return profileDefaults{time.Minute, 10 * time.Second, 10 * time.Second, 2 * time.Second}
+		return profileDefaults{time.Minute, 10 * time.Second, 10 * time.Second, 2 * time.Second, 30 * time.Second}
 	}
 }
 
@@ -299,6 +305,7 @@ func (c ConsensusConfig) resolve(p Profile, t Tuning) serverSettings {
 	setDur(&t.ServerStabilizationTime, d.stabilize)
 	setDur(&t.ReconcileInterval, d.reconcile)
 	setDur(&t.LastContactThreshold, d.lastContact)
+	setDur(&t.ProgressTimeout, d.progress)
 	if t.MaxTrailingLogs == 0 {
 		t.MaxTrailingLogs = 1000
 	}
@@ -324,5 +331,5 @@ func (c serverSettings) policy() reconcilePolicy {
 }
 
 func (c serverSettings) healthPolicy() healthPolicy {
-	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs}
+	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs, ProgressTimeout: c.ProgressTimeout}
 }

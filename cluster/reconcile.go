@@ -70,8 +70,12 @@ func (r *reconciler) round(ctx context.Context) {
 		r.logger.Debug("reconcile: no group state this round", "error", err)
 		return
 	}
+	prev := r.state
 	r.state = st
 	r.n.publishState(st)
+	if st.leading() {
+		r.warnStuck(prev, st)
+	}
 	if st.leading() {
 		r.reconcile(ctx, st)
 	}
@@ -181,6 +185,19 @@ func (r *reconciler) peerHasState(ctx context.Context, servers []raftServer) (bo
 		}
 	}
 	return false, nil
+}
+
+// warnStuck logs, on the leader, each server that has just turned stuck.
+func (r *reconciler) warnStuck(prev, st *groupState) {
+	for id, s := range st.Server {
+		if !strings.HasPrefix(s.Reason, stuckPrefix) {
+			continue
+		}
+		if prev != nil && strings.HasPrefix(prev.Server[id].Reason, stuckPrefix) {
+			continue
+		}
+		r.logger.Warn("reconcile: server is stuck and counts as unhealthy", "server", id, "reason", s.Reason)
+	}
 }
 
 func (r *reconciler) warnOnce(msg string) {

@@ -117,6 +117,13 @@ type Config struct {
 	// mutual TLS. Servers use Consensus.TLS.
 	ClientTLS *tls.Config
 
+	// AllowMixedSecurity lets a node protect one layer and not the other:
+	// gossip encrypted (Keys) with Raft and RPC in plaintext, or TLS without
+	// gossip encryption. Without it New refuses such a config: a plaintext
+	// gossip layer lets anyone announce itself as a server, a plaintext
+	// Raft/RPC port lets anyone write.
+	AllowMixedSecurity bool
+
 	// Logger receives every log line of the node, gossip's and Raft's
 	// included. Nil discards them.
 	Logger *slog.Logger
@@ -228,7 +235,27 @@ func (c Config) validate() error {
 	if c.Consensus != nil {
 		problems = append(problems, c.Consensus.validate())
 	}
+	problems = append(problems, c.validateSecurity())
 	return errors.Join(append(problems, c.Tuning.validate())...)
+}
+
+// validateSecurity refuses one protected layer beside a plaintext one,
+// unless AllowMixedSecurity says it is meant.
+func (c Config) validateSecurity() error {
+	tlsOn, tlsField := c.ClientTLS != nil, "ClientTLS"
+	if c.Consensus != nil {
+		tlsOn, tlsField = c.Consensus.TLS.Server != nil, "Consensus.TLS"
+	}
+	gossipOn := len(c.Keys) > 0
+	switch {
+	case c.AllowMixedSecurity || tlsOn == gossipOn:
+		return nil
+	case gossipOn:
+		return fieldError(tlsField, "unset", "set too when Keys encrypt gossip, or set AllowMixedSecurity: "+
+			"without TLS anyone who reaches the Raft/RPC port can write")
+	}
+	return fieldError("Keys", "unset", "set too when %s is set, or set AllowMixedSecurity: "+
+		"without gossip encryption anyone who reaches the gossip port can announce itself as a server", tlsField)
 }
 
 func (c ConsensusConfig) validate() error {

@@ -292,6 +292,14 @@ func (r *reconciler) reconcile(ctx context.Context, st *groupState) {
 func (r *reconciler) apply(ctx context.Context, c change) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
+	if c.Op == opAddNonVoter || c.Op == opUpdateAddr {
+		// Under mutual TLS a gossip member gets a seat only for the name its
+		// certificate proves.
+		if err := r.cons.VerifyServer(ctx, c.ID, c.Addr); err != nil {
+			r.warnOnce("reconcile: not giving " + c.ID + " a Raft seat: " + err.Error())
+			return
+		}
+	}
 	var err error
 	switch c.Op {
 	case opAddNonVoter:

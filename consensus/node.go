@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -131,7 +132,22 @@ func (n *Node) Start(ctx context.Context) error {
 	n.startServices()
 	n.started = true
 	n.logger.Info("consensus node started", "addr", n.addr, "config", n.cfg.String())
+	n.warnPlaintext()
 	return nil
+}
+
+// warnPlaintext says, at start, what running without TLS means: a WARN when
+// the port is reachable from other hosts, INFO on a loopback address.
+func (n *Node) warnPlaintext() {
+	if n.cfg.TLS.enabled() {
+		return
+	}
+	level := slog.LevelWarn
+	if ap, err := netip.ParseAddrPort(n.mux.Addr().String()); err == nil && ap.Addr().IsLoopback() {
+		level = slog.LevelInfo
+	}
+	n.logger.Log(context.Background(), level, "consensus: TLS is off: any process that reaches "+n.addr+
+		" can join the Raft group, submit writes and remove servers; set Config.TLS (mutual TLS) unless the network is trusted")
 }
 
 // startNetwork binds the listener and builds the multiplexer, the raft

@@ -75,7 +75,7 @@ func handshakeAndWrite(ctx context.Context, raw net.Conn, addr string, b byte, t
 
 // clientTLS fills in the server name from addr when the config has none.
 func clientTLS(c *tls.Config, addr string) *tls.Config {
-	if c.ServerName != "" || c.InsecureSkipVerify {
+	if c.ServerName != "" {
 		return c
 	}
 	host, _, err := net.SplitHostPort(addr)

@@ -31,6 +31,10 @@ type options struct {
 	snapThreshold   uint64
 	snapInterval    time.Duration
 	logLevel        slog.Level
+	tlsCA           string // with tlsCert and tlsKey: mutual TLS on the Raft/RPC port
+	tlsCert         string
+	tlsKey          string
+	gossipKeyFile   string // base64 gossip encryption key
 }
 
 // Limits on the size flags.
@@ -73,6 +77,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.snapThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&o.snapInterval, "snapshot-interval", 2*time.Minute, "how often the snapshot threshold is checked")
 	fs.StringVar(&logLevel, "log-level", "warn", "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM `file` of the authority that issues the servers' certificates (mutual TLS; with -tls-cert and -tls-key)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM `file` of this node's certificate, for its -name and its -raft host; reloaded when it changes")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM `file` of this node's private key; reloaded when it changes")
+	fs.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "`file` holding the base64 gossip encryption key (16, 24 or 32 bytes)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -112,6 +120,12 @@ func (o options) validate() error {
 			return usagef("-join: %v", err)
 		}
 	}
+	if set := btoi(o.tlsCA != "") + btoi(o.tlsCert != "") + btoi(o.tlsKey != ""); set != 0 && set != 3 {
+		return usagef("-tls-ca, -tls-cert and -tls-key go together: give all three or none")
+	}
+	if (o.tlsCA != "") != (o.gossipKeyFile != "") {
+		return usagef("-gossip-key-file and the -tls-* flags go together: protect both the gossip and the Raft/RPC port, or neither")
+	}
 	switch {
 	case o.bootstrapExpect < 0:
 		return usagef("-bootstrap-expect: %d is negative: use 0 to join an existing cluster", o.bootstrapExpect)
@@ -140,6 +154,13 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%q has a bad port", addr)
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func splitList(s string) []string {

@@ -39,6 +39,8 @@ func TestFlagErrors(t *testing.T) {
 		{append(base, "-log-level", "loud"), "-log-level"},
 		{append(base, "-no-such-flag"), "no-such-flag"},
 		{append(base, "extra"), "unexpected argument"},
+		{append(base, "-tls-ca", "ca.pem"), "give all three or none"},
+		{append(base, "-tls-ca", "a", "-tls-cert", "b", "-tls-key", "c"), "-gossip-key-file and the -tls-* flags go together"},
 	} {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
 		var usage *usageError

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/conclave-go/conclave/cluster"
@@ -48,6 +51,26 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	return s, nil
 }
 
+// security loads the TLS files and the gossip key named by the flags.
+func security(o options) (consensus.TLSConfig, [][]byte, error) {
+	if o.tlsCA == "" {
+		return consensus.TLSConfig{}, nil, nil
+	}
+	tlsConf, err := consensus.MutualTLSFiles(o.tlsCA, o.tlsCert, o.tlsKey)
+	if err != nil {
+		return consensus.TLSConfig{}, nil, err
+	}
+	b, err := os.ReadFile(o.gossipKeyFile)
+	if err != nil {
+		return consensus.TLSConfig{}, nil, fmt.Errorf("-gossip-key-file: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+		return consensus.TLSConfig{}, nil, fmt.Errorf("-gossip-key-file: %s must hold a base64 key of 16, 24 or 32 bytes", o.gossipKeyFile)
+	}
+	return tlsConf, [][]byte{key}, nil
+}
+
 // newHTTPServer returns the API's server with its limits.
 func newHTTPServer(h http.Handler, o options, logger *slog.Logger) *http.Server {
 	return &http.Server{
@@ -78,7 +101,12 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 		SnapshotThreshold: o.snapThreshold, // zero: the default
 		SnapshotInterval:  o.snapInterval,
 	}
+	tlsConf, keys, err := security(o)
+	if err != nil {
+		return nil, err
+	}
 	node, err := cluster.New(cluster.Config{
+		Keys:     keys,
 		Name:     o.name,
 		BindAddr: o.gossipAddr,
 		Seeds:    o.join,
@@ -88,6 +116,7 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 			DataDir:         o.dataDir,
 			StateMachine:    newStore(tuning.MaxMessageSize),
 			BootstrapExpect: o.bootstrapExpect,
+			TLS:             tlsConf,
 		},
 		Logger: logger,
 		Tuning: cluster.Tuning{Consensus: tuning},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -151,4 +152,29 @@ func TestMutualTLSFilesKeepsOldMaterialOnABadChange(t *testing.T) {
 
 	_, err := MutualTLSFiles(f.ca, f.cert, filepath.Join(dir, "nope.pem"))
 	require.ErrorContains(t, err, "nope.pem")
+}
+
+// The reloading client verifies the server's name as the standard one does:
+// a certificate from the authority that does not name the dialled address
+// is refused.
+func TestMutualTLSFilesVerifiesTheServerName(t *testing.T) {
+	ca := rpctest.NewCA(t)
+	srv := filesTLS(t, tlsDir(t, ca, "n9")) // no 127.0.0.1
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = tls.Server(c, srv.Server).Handshake()
+	}()
+	cli := filesTLS(t, tlsDir(t, ca, "probe", "127.0.0.1")).Client
+	_, err = presented(testkit.Context(t, 10*time.Second), ln.Addr().String(), cli)
+	require.ErrorContains(t, err, "127.0.0.1")
+	<-done
 }

@@ -32,6 +32,9 @@ type Mux struct {
 	pending map[net.Conn]struct{} // accepted, protocol byte not yet read
 	conns   map[*muxConn]struct{} // past the protocol byte, open
 	closed  bool
+	// evictAfter is how long a connection must be idle to be evicted at
+	// MaxConns: evictMinIdle, changed only by tests.
+	evictAfter time.Duration
 
 	counters  muxCounters
 	refuseLog rateLog // connections refused at MaxPending or MaxConns
@@ -64,6 +67,8 @@ func NewMux(ln net.Listener, cfg MuxConfig) (*Mux, error) {
 		subs:    make(map[byte]*subListener),
 		pending: make(map[net.Conn]struct{}),
 		conns:   make(map[*muxConn]struct{}),
+
+		evictAfter: evictMinIdle,
 	}
 	m.loop = newAcceptLoop("mux", ln, m.log, m.accepted)
 	return m, nil

@@ -210,7 +210,7 @@ func (m *Mux) admit(c *muxConn) bool {
 	if len(m.conns) >= m.cfg.MaxConns {
 		var most time.Duration
 		for o := range m.conns {
-			if d := o.idleFor(now); d >= evictMinIdle && d > most && o.busy.Load() == 0 {
+			if d := o.idleFor(now); d >= m.evictAfter && d > most && o.busy.Load() == 0 {
 				victim, most = o, d
 			}
 		}

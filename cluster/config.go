@@ -117,6 +117,13 @@ type Config struct {
 	// mutual TLS. Servers use Consensus.TLS.
 	ClientTLS *tls.Config
 
+	// AllowMixedSecurity lets a node protect one layer and not the other:
+	// gossip encrypted (Keys) with Raft and RPC in plaintext, or TLS without
+	// gossip encryption. Without it New refuses such a config: a plaintext
+	// gossip layer lets anyone announce itself as a server, a plaintext
+	// Raft/RPC port lets anyone write.
+	AllowMixedSecurity bool
+
 	// Logger receives every log line of the node, gossip's and Raft's
 	// included. Nil discards them.
 	Logger *slog.Logger
@@ -145,6 +152,9 @@ type ConsensusConfig struct {
 	DataDir string
 	// InMemory keeps all Raft state in memory: nothing survives Close.
 	InMemory bool
+	// StartFresh lets a server whose Raft log was lost start empty and be
+	// restored by the leader; see [consensus.Config.StartFresh].
+	StartFresh bool
 	// LogStore selects the store of the Raft log; the zero value is
 	// raft-boltdb. See [consensus.LogStoreConfig].
 	LogStore consensus.LogStoreConfig
@@ -198,6 +208,11 @@ type Tuning struct {
 	// MaxTrailingLogs is how far a server's applied index may trail the
 	// leader's commit index while it counts as healthy. Default 1000.
 	MaxTrailingLogs uint64
+	// ProgressTimeout is how long a server behind the commit index may go
+	// without applying an entry before it counts as stuck, and unhealthy,
+	// however little it trails. Default by profile: local 5s, lan 30s,
+	// wan 2m.
+	ProgressTimeout time.Duration
 }
 
 // serverSettings is a server's settings with every default applied.
@@ -220,7 +235,27 @@ func (c Config) validate() error {
 	if c.Consensus != nil {
 		problems = append(problems, c.Consensus.validate())
 	}
+	problems = append(problems, c.validateSecurity())
 	return errors.Join(append(problems, c.Tuning.validate())...)
+}
+
+// validateSecurity refuses one protected layer beside a plaintext one,
+// unless AllowMixedSecurity says it is meant.
+func (c Config) validateSecurity() error {
+	tlsOn, tlsField := c.ClientTLS != nil, "ClientTLS"
+	if c.Consensus != nil {
+		tlsOn, tlsField = c.Consensus.TLS.Server != nil, "Consensus.TLS"
+	}
+	gossipOn := len(c.Keys) > 0
+	switch {
+	case c.AllowMixedSecurity || tlsOn == gossipOn:
+		return nil
+	case gossipOn:
+		return fieldError(tlsField, "unset", "set too when Keys encrypt gossip, or set AllowMixedSecurity: "+
+			"without TLS anyone who reaches the Raft/RPC port can write")
+	}
+	return fieldError("Keys", "unset", "set too when %s is set, or set AllowMixedSecurity: "+
+		"without gossip encryption anyone who reaches the gossip port can announce itself as a server", tlsField)
 }
 
 func (c ConsensusConfig) validate() error {
@@ -255,6 +290,7 @@ func (t Tuning) validate() error {
 		{"Tuning.ServerStabilizationTime", t.ServerStabilizationTime},
 		{"Tuning.ReconcileInterval", t.ReconcileInterval},
 		{"Tuning.LastContactThreshold", t.LastContactThreshold},
+		{"Tuning.ProgressTimeout", t.ProgressTimeout},
 	}
 	for _, d := range durations {
 		if d.d < 0 {
@@ -270,17 +306,17 @@ func fieldError(field string, value any, allowed string, args ...any) error {
 
 // profileDefaults are the reconciler's timings for one profile.
 type profileDefaults struct {
-	dead, stabilize, reconcile, lastContact time.Duration
+	dead, stabilize, reconcile, lastContact, progress time.Duration
 }
 
 func (p Profile) defaults() profileDefaults {
 	switch p {
 	case ProfileLocal:
-		return profileDefaults{5 * time.Second, time.Second, 500 * time.Millisecond, time.Second}
+		return profileDefaults{5 * time.Second, time.Second, 500 * time.Millisecond, time.Second, 5 * time.Second}
 	case ProfileWAN:
-		return profileDefaults{5 * time.Minute, 30 * time.Second, 30 * time.Second, 10 * time.Second}
+		return profileDefaults{5 * time.Minute, 30 * time.Second, 30 * time.Second, 10 * time.Second, 2 * time.Minute}
 	default:
-		return profileDefaults{time.Minute, 10 * time.Second, 10 * time.Second, 2 * time.Second}
+		return profileDefaults{time.Minute, 10 * time.Second, 10 * time.Second, 2 * time.Second, 30 * time.Second}
 	}
 }
 
@@ -296,6 +332,7 @@ func (c ConsensusConfig) resolve(p Profile, t Tuning) serverSettings {
 	setDur(&t.ServerStabilizationTime, d.stabilize)
 	setDur(&t.ReconcileInterval, d.reconcile)
 	setDur(&t.LastContactThreshold, d.lastContact)
+	setDur(&t.ProgressTimeout, d.progress)
 	if t.MaxTrailingLogs == 0 {
 		t.MaxTrailingLogs = 1000
 	}
@@ -321,5 +358,5 @@ func (c serverSettings) policy() reconcilePolicy {
 }
 
 func (c serverSettings) healthPolicy() healthPolicy {
-	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs}
+	return healthPolicy{LastContactThreshold: c.LastContactThreshold, MaxTrailingLogs: c.MaxTrailingLogs, ProgressTimeout: c.ProgressTimeout}
 }

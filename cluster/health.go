@@ -57,14 +57,19 @@ type ServerHealth struct {
 	// to apply when it was read.
 	Lag uint64
 	// Healthy: alive in gossip, answered the round's status request, heard
-	// from a leader within LastContactThreshold, and applied to within
-	// MaxTrailingLogs of the group's commit index. The reconciler promotes
+	// from a leader within LastContactThreshold, not stuck (behind the
+	// group's commit index without applying an entry for ProgressTimeout),
+	// and applied to within MaxTrailingLogs of the group's commit index. An
+	// unhealthy voter does not count in FailureTolerance. The reconciler promotes
 	// a non-voter only once it has been healthy, by this same verdict, for
 	// ServerStabilizationTime.
 	Healthy bool
 	// HealthySince is when the server's current healthy streak began; zero
 	// while it is unhealthy.
 	HealthySince time.Time
+	// Reason says why the server is not healthy, and for a stuck server what
+	// the operator should do; empty while it is healthy.
+	Reason string
 	// Error says why the server could not be read, when Known is false.
 	Error string
 }

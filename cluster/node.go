@@ -142,6 +142,7 @@ func (n *Node) consensusConfig() consensus.Config {
 		AdvertiseAddr: sc.AdvertiseAddr,
 		DataDir:       sc.DataDir,
 		LogStore:      sc.LogStore,
+		StartFresh:    sc.StartFresh,
 		InMemory:      sc.InMemory,
 		StateMachine:  sc.StateMachine,
 		Network:       n.cfg.Network,

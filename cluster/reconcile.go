@@ -70,8 +70,12 @@ func (r *reconciler) round(ctx context.Context) {
 		r.logger.Debug("reconcile: no group state this round", "error", err)
 		return
 	}
+	prev := r.state
 	r.state = st
 	r.n.publishState(st)
+	if st.leading() {
+		r.warnStuck(prev, st)
+	}
 	if st.leading() {
 		r.reconcile(ctx, st)
 	}
@@ -183,6 +187,19 @@ func (r *reconciler) peerHasState(ctx context.Context, servers []raftServer) (bo
 	return false, nil
 }
 
+// warnStuck logs, on the leader, each server that has just turned stuck.
+func (r *reconciler) warnStuck(prev, st *groupState) {
+	for id, s := range st.Server {
+		if !strings.HasPrefix(s.Reason, stuckPrefix) {
+			continue
+		}
+		if prev != nil && strings.HasPrefix(prev.Server[id].Reason, stuckPrefix) {
+			continue
+		}
+		r.logger.Warn("reconcile: server is stuck and counts as unhealthy", "server", id, "reason", s.Reason)
+	}
+}
+
 func (r *reconciler) warnOnce(msg string) {
 	if msg != r.lastWarning {
 		r.logger.Warn(msg)
@@ -275,6 +292,14 @@ func (r *reconciler) reconcile(ctx context.Context, st *groupState) {
 func (r *reconciler) apply(ctx context.Context, c change) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
+	if c.Op == opAddNonVoter || c.Op == opUpdateAddr {
+		// Under mutual TLS a gossip member gets a seat only for the name its
+		// certificate proves.
+		if err := r.cons.VerifyServer(ctx, c.ID, c.Addr); err != nil {
+			r.warnOnce("reconcile: not giving " + c.ID + " a Raft seat: " + err.Error())
+			return
+		}
+	}
 	var err error
 	switch c.Op {
 	case opAddNonVoter:

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
@@ -41,10 +42,15 @@ type serverState struct {
 	Err    string
 	Status consensus.Status
 	ReadAt time.Time
-	// Healthy is the verdict of serverHealthy for this round; HealthySince
-	// the start of the current healthy streak (zero while unhealthy).
+	// Healthy is the verdict of serverHealthy for this round, and Reason
+	// why not when it is false; HealthySince the start of the current
+	// healthy streak (zero while unhealthy).
 	Healthy      bool
+	Reason       string
 	HealthySince time.Time
+	// Progress is when the server was last seen applying: its applied index
+	// changed or had reached the group's commit index (zero: never read).
+	Progress time.Time
 }
 
 // statusReading is one status request of a round: the answer or the error,
@@ -59,6 +65,9 @@ type statusReading struct {
 type healthPolicy struct {
 	LastContactThreshold time.Duration
 	MaxTrailingLogs      uint64
+	// ProgressTimeout is how long a server behind the commit index may go
+	// without applying an entry before it counts as stuck.
+	ProgressTimeout time.Duration
 }
 
 // stateInput is everything one round gathered; buildState needs nothing else.
@@ -133,7 +142,7 @@ func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
 }
 
 func nextServer(old serverState, readings map[string]statusReading, id string, st *groupState, p healthPolicy) serverState {
-	cur := serverState{Status: old.Status, ReadAt: old.ReadAt}
+	cur := serverState{Status: old.Status, ReadAt: old.ReadAt, Progress: old.Progress}
 	r, asked := readings[id]
 	switch {
 	case !asked:
@@ -142,8 +151,12 @@ func nextServer(old serverState, readings map[string]statusReading, id string, s
 		cur.Err = r.Err.Error()
 	default:
 		cur.Known, cur.Status, cur.ReadAt = true, r.Status, r.At
+		applied := r.Status.AppliedIndex
+		if old.ReadAt.IsZero() || applied != old.Status.AppliedIndex || applied >= st.CommitIndex {
+			cur.Progress = r.At
+		}
 	}
-	cur.Healthy = serverHealthy(st.alive(id), cur, st.CommitIndex, p)
+	cur.Healthy, cur.Reason = serverHealthy(st.alive(id), cur, st.CommitIndex, st.Time, p)
 	if cur.Healthy {
 		cur.HealthySince = old.HealthySince
 		if !old.Healthy || old.HealthySince.IsZero() {
@@ -153,20 +166,39 @@ func nextServer(old serverState, readings map[string]statusReading, id string, s
 	return cur
 }
 
+// stuckPrefix starts the reason of a stuck server.
+const stuckPrefix = "stuck: "
+
 // serverHealthy is the one definition of a healthy server, used by the
 // reconciler to promote and by Health to report: gossip says it is alive, it
 // answered this round's status request, it heard from a leader within
-// LastContactThreshold, and it has applied to within MaxTrailingLogs of the
-// group's commit index.
-func serverHealthy(alive bool, s serverState, commit uint64, p healthPolicy) bool {
-	if !alive || !s.Known {
-		return false
+// LastContactThreshold, it is not stuck (behind the group's commit index
+// without applying anything for ProgressTimeout, as of now), and it has
+// applied to within MaxTrailingLogs of the group's commit index. When it is
+// not healthy, reason says why and what to do.
+func serverHealthy(alive bool, s serverState, commit uint64, now time.Time, p healthPolicy) (healthy bool, reason string) {
+	switch {
+	case !alive:
+		return false, "not alive in gossip"
+	case !s.Known:
+		return false, "did not answer the status request: " + s.Err
 	}
-	lc := s.Status.LastContact
-	if lc < 0 || lc > p.LastContactThreshold {
-		return false
+	lc, applied := s.Status.LastContact, s.Status.AppliedIndex
+	switch {
+	case lc < 0:
+		return false, "has not heard from a leader"
+	case lc > p.LastContactThreshold:
+		return false, fmt.Sprintf("last heard from the leader %v ago (threshold %v)", lc.Round(time.Millisecond), p.LastContactThreshold)
+	case applied < commit && !s.Progress.IsZero() && now.Sub(s.Progress) > p.ProgressTimeout:
+		return false, fmt.Sprintf(stuckPrefix+"applied index %d has not moved for %v while the commit index is %d; "+
+			"it hears from the leader but applies nothing: its state machine is blocked, its disk cannot be written, "+
+			"or its log no longer matches the leader's (the leader keeps sending older entries); check its logs, "+
+			"and if its log was lost or damaged restore it from its peers (move its DataDir aside, start it with StartFresh)",
+			applied, now.Sub(s.Progress).Round(time.Second), commit)
+	case applied+p.MaxTrailingLogs < commit:
+		return false, fmt.Sprintf("applied index %d trails the commit index %d by more than %d", applied, commit, p.MaxTrailingLogs)
 	}
-	return s.Status.AppliedIndex+p.MaxTrailingLogs >= commit
+	return true, ""
 }
 
 // alive reports whether gossip says the server is alive (and not leaving).
@@ -225,6 +257,7 @@ func (st *groupState) serverHealth(s raftServer, now time.Time) ServerHealth {
 		CommitIndex:  ss.Status.CommitIndex,
 		ReadAge:      -1,
 		Healthy:      ss.Healthy,
+		Reason:       ss.Reason,
 		HealthySince: ss.HealthySince,
 		Error:        ss.Err,
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
-var testHealthPolicy = healthPolicy{LastContactThreshold: time.Second, MaxTrailingLogs: 10}
+var testHealthPolicy = healthPolicy{LastContactThreshold: time.Second, MaxTrailingLogs: 10, ProgressTimeout: 5 * time.Second}
 
 // answered is a reading of a server in contact with the leader, applied up to
 // applied, of a group committed up to 100.
@@ -78,20 +78,25 @@ func TestBuildState(t *testing.T) {
 }
 
 func TestServerHealthy(t *testing.T) {
-	ok := serverState{Known: true, Status: consensus.Status{LastContact: 100 * time.Millisecond, AppliedIndex: 95}}
+	now := t0.Add(time.Minute)
+	ok := serverState{Known: true, Progress: now, Status: consensus.Status{LastContact: 100 * time.Millisecond, AppliedIndex: 95}}
 	tests := []struct {
-		name  string
-		alive bool
-		s     func(*serverState)
-		want  bool
+		name   string
+		alive  bool
+		s      func(*serverState)
+		want   bool
+		reason string
 	}{
 		{name: "alive, in contact, caught up", alive: true, want: true},
-		{name: "not alive in gossip", alive: false},
-		{name: "did not answer this round", alive: true, s: func(s *serverState) { s.Known = false }},
-		{name: "never heard from a leader", alive: true, s: func(s *serverState) { s.Status.LastContact = -1 }},
-		{name: "leader silent too long", alive: true, s: func(s *serverState) { s.Status.LastContact = 2 * time.Second }},
+		{name: "not alive in gossip", alive: false, reason: "not alive in gossip"},
+		{name: "did not answer this round", alive: true, s: func(s *serverState) { s.Known, s.Err = false, "refused" }, reason: "did not answer the status request: refused"},
+		{name: "never heard from a leader", alive: true, s: func(s *serverState) { s.Status.LastContact = -1 }, reason: "has not heard from a leader"},
+		{name: "leader silent too long", alive: true, s: func(s *serverState) { s.Status.LastContact = 2 * time.Second }, reason: "last heard from the leader 2s ago"},
 		{name: "exactly at the trailing limit", alive: true, s: func(s *serverState) { s.Status.AppliedIndex = 90 }, want: true},
-		{name: "beyond the trailing limit", alive: true, s: func(s *serverState) { s.Status.AppliedIndex = 89 }},
+		{name: "beyond the trailing limit", alive: true, s: func(s *serverState) { s.Status.AppliedIndex = 89 }, reason: "trails the commit index 100 by more than 10"},
+		{name: "behind, applying lately", alive: true, s: func(s *serverState) { s.Progress = now.Add(-5 * time.Second) }, want: true},
+		{name: "behind, stuck", alive: true, s: func(s *serverState) { s.Progress = now.Add(-6 * time.Second) }, reason: "stuck: applied index 95 has not moved for 6s"},
+		{name: "stuck with nothing applied", alive: true, s: func(s *serverState) { s.Status.AppliedIndex, s.Progress = 0, t0 }, reason: "stuck: applied index 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,9 +104,49 @@ func TestServerHealthy(t *testing.T) {
 			if tt.s != nil {
 				tt.s(&s)
 			}
-			require.Equal(t, tt.want, serverHealthy(tt.alive, s, 100, testHealthPolicy))
+			got, reason := serverHealthy(tt.alive, s, 100, now, testHealthPolicy)
+			require.Equal(t, tt.want, got)
+			if tt.want {
+				require.Empty(t, reason)
+			} else {
+				require.Contains(t, reason, tt.reason)
+			}
 		})
 	}
+}
+
+// A server behind the commit index whose applied index stops moving turns
+// unhealthy after ProgressTimeout, with a reason, and leaves the failure
+// tolerance; once it applies again it is healthy again.
+func TestStuckServerLeavesFailureTolerance(t *testing.T) {
+	in := func(at time.Time, bApplied, commit uint64) stateInput {
+		lead := leaderReading(at)
+		lead.Status.CommitIndex, lead.Status.AppliedIndex = commit, commit
+		b, c := answered(bApplied, at), answered(commit, at)
+		b.Status.CommitIndex, c.Status.CommitIndex = commit, commit
+		return stateInput{
+			Time: at, Self: "a", Policy: testHealthPolicy,
+			Gossip:   gossipOf(aliveMember("a"), aliveMember("b"), aliveMember("c")),
+			Raft:     []raftServer{voter("a"), voter("b"), voter("c")},
+			Readings: map[string]statusReading{"a": lead, "b": b, "c": c},
+		}
+	}
+	st := buildState(nil, in(t0, 40, 40))
+	require.Equal(t, 1, st.health(t0).FailureTolerance)
+	for i := 1; i <= 6; i++ { // the group commits on; b stays at 40
+		at := t0.Add(time.Duration(i) * time.Second)
+		st = buildState(st, in(at, 40, 40+uint64(i)))
+	}
+	h := st.health(st.Time)
+	b := serverIn(t, h, "b")
+	require.False(t, b.Healthy)
+	require.Contains(t, b.Reason, "stuck: applied index 40 has not moved for 6s while the commit index is 46")
+	require.Equal(t, 2, h.HealthyVoters)
+	require.Zero(t, h.FailureTolerance, "a stuck voter is no tolerance")
+
+	st = buildState(st, in(st.Time.Add(time.Second), 45, 47))
+	require.True(t, st.Server["b"].Healthy, "applying again")
+	require.Empty(t, st.Server["b"].Reason)
 }
 
 func TestHealthReportsUnknownServers(t *testing.T) {
@@ -169,10 +214,10 @@ func TestHealthAndPlanAgree(t *testing.T) {
 			Time: now, Self: "a", Policy: testHealthPolicy, Gossip: gossip, Raft: raftCfg,
 			Readings: map[string]statusReading{
 				"a": leaderReading(now), "b": answered(100, now), "c": answered(100, now),
-				"d": answered(99, now),  // caught up: healthy
-				"e": unreachable(now),   // alive in gossip, not answering
-				"f": answered(100, now), // answers, but leaving
-				"g": answered(50, now),  // answers, but far behind
+				"d": answered(99+uint64(round%2), now), // within the trailing limit, applying: healthy
+				"e": unreachable(now),                  // alive in gossip, not answering
+				"f": answered(100, now),                // answers, but leaving
+				"g": answered(50, now),                 // answers, but far behind
 			},
 		})
 		h := st.health(now)

@@ -15,6 +15,7 @@ import (
 	"github.com/conclave-go/conclave/internal/errs"
 	"github.com/conclave-go/conclave/internal/logadapt"
 	"github.com/conclave-go/conclave/internal/netx"
+	"github.com/conclave-go/conclave/internal/rpc"
 )
 
 // Profile selects Raft's timing: how quickly failures are detected against how
@@ -108,6 +109,16 @@ type Config struct {
 	// [ErrLogStoreMismatch]. Must be the zero value when InMemory is set.
 	LogStore LogStoreConfig
 
+	// StartFresh lets a server whose Raft log was lost start anyway: when
+	// the log store holds no log and no term (raft.db deleted or emptied)
+	// while snapshots remain, the snapshots are moved aside to
+	// DataDir/snapshots.lost-<unix time> and the server starts empty, to be
+	// caught up by the leader with a snapshot; an empty (0-byte) raft.db is
+	// removed. Without it such a server refuses to start ([ErrLostLog],
+	// [ErrCorruptLog]): the term and vote it promised are gone. Set it for
+	// that one start, as the restore procedure, then unset it.
+	StartFresh bool
+
 	// InMemory keeps log, stable store and snapshots in memory: nothing
 	// survives Close. For tests and ephemeral groups. DataDir must be empty.
 	InMemory bool
@@ -163,6 +174,20 @@ type Tuning struct {
 	// unbounded.
 	MaxStaleness time.Duration
 
+	// ConnIdleTimeout closes a connection to the node's port that has
+	// carried nothing for this long while no request on it is served. It
+	// must be at least 4 times the longer of Raft's heartbeat and election
+	// timeouts, so that live Raft and RPC connections are never cut.
+	// Default 2 min (or that minimum, when longer).
+	ConnIdleTimeout time.Duration
+	// MaxConns bounds the open connections to the node's port after their
+	// protocol byte. At the bound a new connection displaces the one idle
+	// the longest, or is refused; refusals are counted in [Node.ConnStats]
+	// and logged at most once per 10 s. A connection costs a goroutine
+	// until its first request, then the buffers of its protocol (up to about
+	// 512 KiB for Raft's). Default [DefaultMaxConns].
+	MaxConns int
+
 	// Raft, when set, replaces the timings and batch size derived from
 	// Profile and the snapshot settings above. The node works on a copy and
 	// always overwrites these fields of it: LocalID (from Name), Logger,
@@ -177,6 +202,9 @@ const (
 	DefaultBindAddr       = "0.0.0.0:7950"
 	DefaultSnapshotRetain = 2
 	DefaultMaxMessageSize = 8 << 20
+	DefaultMaxConns       = 1024
+	minConnIdleFactor     = 4
+	maxConnsLimit         = 1 << 20
 	maxIDLen              = 255
 	minMessageSize        = 1 << 10
 	maxMessageSizeLimit   = 256 << 20
@@ -206,6 +234,12 @@ func (c Config) withDefaults() Config {
 	}
 	if t.MaxMessageSize == 0 {
 		t.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if t.MaxConns == 0 {
+		t.MaxConns = DefaultMaxConns
+	}
+	if t.ConnIdleTimeout == 0 {
+		t.ConnIdleTimeout = max(rpc.DefaultIdleTimeout, c.minConnIdle())
 	}
 	return c
 }
@@ -305,12 +339,25 @@ func (c Config) validateTuning() error {
 	if t.MaxStaleness < 0 {
 		add(configError("Tuning.MaxStaleness", t.MaxStaleness, "0 (unbounded) or more"))
 	}
+	if least := c.minConnIdle(); t.ConnIdleTimeout < least {
+		add(configError("Tuning.ConnIdleTimeout", t.ConnIdleTimeout, "0 (default) or at least %v (%d times Raft's longer of heartbeat and election timeouts)", least, minConnIdleFactor))
+	}
+	if t.MaxConns < 1 || t.MaxConns > maxConnsLimit {
+		add(configError("Tuning.MaxConns", t.MaxConns, "0 (default %d) or 1 to %d", DefaultMaxConns, maxConnsLimit))
+	}
 	if t.Raft != nil {
 		if err := raft.ValidateConfig(c.raftConfig()); err != nil {
 			add(errs.Wrap("Tuning.Raft", "invalid", err))
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// minConnIdle is the shortest idle timeout that never cuts a live Raft
+// connection: a leader sends on each at least once per heartbeat timeout.
+func (c Config) minConnIdle() time.Duration {
+	rc := c.raftConfig()
+	return minConnIdleFactor * max(rc.HeartbeatTimeout, rc.ElectionTimeout)
 }
 
 // splitMaybePort splits "host:port" or returns addr as a host with no port.

@@ -57,6 +57,15 @@ var (
 	// a log store other than the one Config.LogStore selects. The message
 	// names both.
 	ErrLogStoreMismatch = errors.New("consensus: data dir holds another log store")
+	// ErrCorruptLog is returned by [Node.Start] when the log store cannot be
+	// read: a damaged or truncated file, or an empty raft.db in a data dir
+	// that held a log. The message names the file and the way to restore
+	// the server.
+	ErrCorruptLog = errors.New("consensus: log store unreadable")
+	// ErrLostLog is returned by [Node.Start] when the log store holds no log
+	// and no term while snapshots remain: the log was lost. Config.StartFresh
+	// lets the server start empty instead.
+	ErrLostLog = errors.New("consensus: raft log lost while snapshots remain")
 )
 
 // NotLeaderError is returned by calls that must run on the leader, with the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -135,7 +136,22 @@ func (n *Node) Start(ctx context.Context) error {
 	n.startServices()
 	n.started = true
 	n.logger.Info("consensus node started", "addr", n.addr, "config", n.cfg.String())
+	n.warnPlaintext()
 	return nil
+}
+
+// warnPlaintext says, at start, what running without TLS means: a WARN when
+// the port is reachable from other hosts, INFO on a loopback address.
+func (n *Node) warnPlaintext() {
+	if n.cfg.TLS.enabled() {
+		return
+	}
+	level := slog.LevelWarn
+	if ap, err := netip.ParseAddrPort(n.mux.Addr().String()); err == nil && ap.Addr().IsLoopback() {
+		level = slog.LevelInfo
+	}
+	n.logger.Log(context.Background(), level, "consensus: TLS is off: any process that reaches "+n.addr+
+		" can join the Raft group, submit writes and remove servers; set Config.TLS (mutual TLS) unless the network is trusted")
 }
 
 // startNetwork binds the listener and builds the multiplexer, the raft
@@ -151,7 +167,12 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		return err
 	}
 	n.addr = addr
-	n.mux, err = rpc.NewMux(ln, rpc.MuxConfig{TLS: n.cfg.TLS.Server, Logger: n.logger})
+	n.mux, err = rpc.NewMux(ln, rpc.MuxConfig{
+		TLS:         n.cfg.TLS.Server,
+		Logger:      n.logger,
+		IdleTimeout: n.cfg.Tuning.ConnIdleTimeout,
+		MaxConns:    n.cfg.Tuning.MaxConns,
+	})
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,14 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	logs, err := openLogStore(cfg.DataDir, cfg.LogStore)
+	path := cfg.DataDir
+	if !cfg.LogStore.isSet() {
+		path = filepath.Join(cfg.DataDir, boltFile)
+		if err := checkBoltFile(cfg.DataDir, !record, cfg.StartFresh); err != nil {
+			return nil, err
+		}
+	}
+	logs, err := openChecked(path, func() (LogStore, error) { return openLogStore(cfg.DataDir, cfg.LogStore) })
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +77,16 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 	}
+	moved, err := checkLostLog(cfg.DataDir, path, logs, snaps, cfg.StartFresh)
+	if err != nil {
+		return fail(err)
+	}
+	if moved {
+		logger.Warn("raft log was lost: snapshots moved aside, starting empty to be restored by the leader (StartFresh)", "dir", cfg.DataDir)
+		if snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.Tuning.SnapshotRetain, logger); err != nil {
+			return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
+		}
+	}
 	cached, err := raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: log cache: %w", err))
@@ -83,8 +101,11 @@ func openBolt(dir string) (LogStore, error) {
 		Path:        path,
 		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
 	})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("consensus: open %s: %w (is another process using this DataDir?)", path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("consensus: open %s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s cannot be opened (%v); %s", ErrCorruptLog, path, err, restoreAdvice)
 	}
 	return bolt, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -59,7 +61,13 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if err != nil {
 		return nil, err
 	}
-	return s.track(c)
+	tc, err := s.track(c)
+	if err != nil {
+		return nil, err
+	}
+	tc.addr, tc.timeout = string(address), timeout
+	tc.touch()
+	return tc, nil
 }
 
 // Close implements net.Listener: it closes the listener and every connection
@@ -72,7 +80,7 @@ func (s *streamLayer) Close() error {
 	s.mu.Unlock()
 	err := s.ln.Close()
 	for c := range conns {
-		_ = c.Conn.Close()
+		_ = c.conn().Close()
 	}
 	return err
 }
@@ -81,7 +89,7 @@ func (s *streamLayer) Close() error {
 // this server's address.
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
-func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
+func (s *streamLayer) track(c net.Conn) (*trackedConn, error) {
 	tc := &trackedConn{Conn: c, layer: s}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,25 +108,132 @@ func (s *streamLayer) untrack(c *trackedConn) {
 }
 
 type trackedConn struct {
-	net.Conn
-	layer *streamLayer
-	once  sync.Once
+	net.Conn // guarded by mu when replaced; see conn
+	layer    *streamLayer
+	once     sync.Once
+	mu       sync.Mutex // guards Conn and the deadlines
+
+	// For a dialled connection only: raft pools these and may reuse one
+	// long after its last request, when the server may have closed it as
+	// idle. The first write after a pause checks for that and redials.
+	addr          string
+	timeout       time.Duration
+	lastUse       atomic.Int64 // unix nanoseconds
+	readDeadline  time.Time
+	writeDeadline time.Time
+	peeked        []byte // read by the check; returned by the next Read
 }
+
+// staleCheckAfter is the pause after which a pooled connection is checked
+// before its next request; staleProbe is how long the check waits for a
+// close from the server.
+const (
+	staleCheckAfter = time.Second
+	staleProbe      = time.Millisecond
+)
+
+func (c *trackedConn) conn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn
+}
+
+func (c *trackedConn) touch() { c.lastUse.Store(time.Now().UnixNano()) }
 
 // Read reports a connection closed under it (by Close of the layer or of the
 // connection) as io.EOF, the normal end of a stream, so raft does not log
 // every shutdown as a decoding error.
 func (c *trackedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	if len(c.peeked) > 0 {
+		n := copy(p, c.peeked)
+		c.peeked = c.peeked[n:]
+		return n, nil
+	}
+	n, err := c.conn().Read(p)
 	if err != nil && errors.Is(err, net.ErrClosed) {
 		err = io.EOF
+	}
+	if c.addr != "" {
+		c.touch()
 	}
 	return n, err
 }
 
+// Write implements net.Conn. On a dialled connection unused for a while, it
+// first replaces the connection when the server has closed it: raft writes
+// a request only at a message boundary, so the new connection carries it
+// whole.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.addr != "" {
+		if time.Since(time.Unix(0, c.lastUse.Load())) >= staleCheckAfter {
+			c.redialIfClosed()
+		}
+		c.touch()
+	}
+	return c.conn().Write(p)
+}
+
+// redialIfClosed replaces the connection when a short read finds it closed
+// by the server. A failed redial leaves the old one, whose write then fails
+// as it would have.
+func (c *trackedConn) redialIfClosed() {
+	c.mu.Lock()
+	old, rd, wd := c.Conn, c.readDeadline, c.writeDeadline
+	c.mu.Unlock()
+	if err := old.SetReadDeadline(time.Now().Add(staleProbe)); err != nil {
+		return
+	}
+	var b [1]byte
+	n, err := old.Read(b[:])
+	_ = old.SetReadDeadline(rd)
+	if n > 0 {
+		c.peeked = append(c.peeked, b[:n]...)
+		return
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		return // still open
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	fresh, err := c.layer.dial(ctx, c.addr)
+	if err != nil {
+		return
+	}
+	_ = fresh.SetReadDeadline(rd)
+	_ = fresh.SetWriteDeadline(wd)
+	c.mu.Lock()
+	c.Conn = fresh
+	c.mu.Unlock()
+	_ = old.Close()
+}
+
+// SetDeadline implements net.Conn.
+func (c *trackedConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline, c.writeDeadline = t, t
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline implements net.Conn.
+func (c *trackedConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writeDeadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
 func (c *trackedConn) Close() error {
 	c.once.Do(func() { c.layer.untrack(c) })
-	return c.Conn.Close()
+	return c.conn().Close()
 }
 
 // advertisedAddr is a net.Addr for the advertised "host:port".

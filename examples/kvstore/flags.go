@@ -38,7 +38,7 @@ type options struct {
 	advertiseRaft   string
 	tls             tlsFiles // mutual TLS between nodes
 	httpTLS         tlsFiles // HTTPS for the API (no CA: clients are not verified)
-	gossipKey       []byte
+	gossipKey       []byte   // from -gossip-key or -gossip-key-file
 	clusterLabel    string
 	ops             operations // -recover, -recover-self, -restore
 	pprof           bool
@@ -66,7 +66,7 @@ func usagef(format string, args ...any) error {
 // flag.ErrHelp for -h.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var join, profile, logLevel, gossipKey string
+	var join, profile, logLevel, gossipKey, gossipKeyFile string
 	fs := flag.NewFlagSet("kvstore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs) }
@@ -93,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tls.key, "tls-key", "", "PEM private key `file` for mutual TLS between nodes")
 	fs.StringVar(&o.tls.ca, "tls-ca", "", "PEM `file` of the authority that issues every node's certificate")
 	fs.StringVar(&gossipKey, "gossip-key", "", "base64 gossip encryption `key` of 16, 24 or 32 bytes, the same on every node")
+	fs.StringVar(&gossipKeyFile, "gossip-key-file", "", "`file` holding the base64 gossip key, instead of -gossip-key (keeps it out of the process list)")
 	fs.StringVar(&o.clusterLabel, "cluster-label", "", "cluster `label`: nodes with another label ignore this one")
 	fs.StringVar(&o.httpTLS.cert, "http-tls-cert", "", "PEM certificate `file` to serve the API over HTTPS (with -http-tls-key)")
 	fs.StringVar(&o.httpTLS.key, "http-tls-key", "", "PEM private key `file` for HTTPS")
@@ -117,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, usagef("-log-level: %q is not one of debug, info, warn, error", logLevel)
 	}
-	if o.gossipKey, err = parseGossipKey(gossipKey); err != nil {
+	if o.gossipKey, err = gossipKeyFrom(gossipKey, gossipKeyFile); err != nil {
 		return o, err
 	}
 	return o, o.validate()
@@ -164,6 +165,9 @@ func (o options) validate() error {
 	}
 	if err := o.httpTLS.validate("-http-tls", false); err != nil {
 		return err
+	}
+	if o.tls.enabled() != (o.gossipKey != nil) {
+		return usagef("a gossip key (-gossip-key or -gossip-key-file) and the -tls-* flags go together: protect both the gossip and the Raft/RPC port, or neither")
 	}
 	return o.ops.validate(o)
 }

@@ -117,26 +117,49 @@ func parseConsistency(s string) (consensus.ReadLevel, error) {
 	return 0, fmt.Errorf("consistency %q: allowed stale, leader, linearizable", s)
 }
 
-// putKey serves PUT /kv/{key}, a compare-and-swap with ?prev-value=OLD.
+// putKey serves PUT /kv/{key}: a plain write, a compare-and-swap with
+// ?prev-value=OLD (for old values that fit in the request line), or one
+// with ?prev-length=N, whose body is the N bytes of the old value followed
+// by the new value (for any old value).
 func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
-	key, params, ok := a.request(w, r, "prev-value")
+	key, params, ok := a.request(w, r, "prev-value", "prev-length")
 	if !ok {
 		return
 	}
-	value, ok := a.readValue(w, r)
+	prevLen := -1
+	if params.Has("prev-length") {
+		n, err := strconv.Atoi(params.Get("prev-length"))
+		if err != nil || n < 0 || n > a.maxValue || params.Has("prev-value") {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-length must be a number of bytes from 0 to %d, without prev-value", a.maxValue))
+			return
+		}
+		prevLen = n
+	}
+	body, ok := a.readBody(w, r, a.maxValue+max(prevLen, 0))
 	if !ok {
 		return
 	}
-	cmd := encodePut(key, value)
-	if params.Has("prev-value") {
+	switch {
+	case prevLen >= 0:
+		if len(body) < prevLen {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("body of %d bytes is shorter than prev-length %d", len(body), prevLen))
+			return
+		}
+		if len(body)-prevLen > a.maxValue {
+			a.tooLarge(w, int64(len(body)-prevLen))
+			return
+		}
+		a.write(w, r, encodeCAS(key, string(body[:prevLen]), body[prevLen:]))
+	case params.Has("prev-value"):
 		prev := params.Get("prev-value")
 		if len(prev) > a.maxValue {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-value of %d bytes exceeds the limit of %d", len(prev), a.maxValue))
 			return
 		}
-		cmd = encodeCAS(key, prev, value)
+		a.write(w, r, encodeCAS(key, prev, body))
+	default:
+		a.write(w, r, encodePut(key, body))
 	}
-	a.write(w, r, cmd)
 }
 
 // deleteKey serves DELETE /kv/{key}. Deleting an absent key succeeds.
@@ -202,11 +225,17 @@ func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string)
 // readValue reads the body, at most maxValue+1 bytes of it. It answers 413
 // itself when the value is over the limit.
 func (a *api) readValue(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > int64(a.maxValue) {
+	return a.readBody(w, r, a.maxValue)
+}
+
+// readBody reads a body of at most limit bytes, answering 413 itself when
+// it is larger.
+func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	if r.ContentLength > int64(limit) {
 		a.tooLarge(w, r.ContentLength)
 		return nil, false
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(a.maxValue)))
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):

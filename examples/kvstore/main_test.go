@@ -49,6 +49,8 @@ func TestFlagErrors(t *testing.T) {
 		{append(base, "-gossip-key", "!!"), "not base64"},
 		{append(base, "-gossip-key", "c2hvcnQ="), "5 bytes"},
 		{append(base, "extra"), "unexpected argument"},
+		{append(base, "-tls-ca", "ca.pem"), "-tls-cert is required"},
+		{append(base, "-gossip-key", "c2hvcnQ=", "-gossip-key-file", "k"), "exclude each other"},
 	} {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
 		var usage *usageError

@@ -119,7 +119,10 @@ func (nl *netlabCluster) setAddr(p *proc, i, expect int) {
 // give its hosts, and returns the mutual TLS flags that use it.
 func labCertFlags(t *testing.T, ca *rpctest.CA, lab *netlab.Lab) []string {
 	gw := lab.Gateway().As4()
-	var names []string
+	names := make([]string, 0, lab.Len()+253)
+	for i := range lab.Len() {
+		names = append(names, fmt.Sprintf("h%d", i)) // the node names
+	}
 	for last := 2; last < 255; last++ {
 		names = append(names, netip.AddrFrom4([4]byte{gw[0], gw[1], gw[2], byte(last)}).String())
 	}

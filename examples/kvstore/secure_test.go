@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -84,7 +85,7 @@ func TestSecureDeployment(t *testing.T) {
 	bin := testkit.BuildBinary(t, "kvstore")
 	ca := rpctest.NewCA(t)
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	tlsFlags := secureFiles(t, ca)
+	tlsFlags := secureFiles(t, ca, "s1", "s2", "s3", "127.0.0.1")
 	procs := make([]*proc, 3)
 	var seeds []string
 	for i := range procs {
@@ -107,7 +108,7 @@ func TestSecureDeployment(t *testing.T) {
 	code, _, _ := do(ctx, http.MethodGet, "http://"+procs[0].http+"/readyz", nil)
 	require.NotEqual(t, http.StatusOK, code, "plain HTTP is not served when HTTPS is on")
 
-	rogue := secureProc(t, bin, "rogue", 0, secureFiles(t, rpctest.NewCA(t)), key)
+	rogue := secureProc(t, bin, "rogue", 0, secureFiles(t, rpctest.NewCA(t), "rogue", "127.0.0.1"), key)
 	rogue.join = seeds
 	testkit.StartAll(t, []*proc{rogue})
 	testkit.WaitFor(t, 60*time.Second, func() bool {
@@ -142,4 +143,38 @@ func logsContain(procs []*proc, s string) bool {
 		}
 	}
 	return false
+}
+
+// The secure setup with the gossip key in a file: mutual TLS on the
+// Raft/RPC port from files, and an encrypted gossip layer. A file that does
+// not hold a key is refused before anything starts.
+func TestRunWithTLSAndGossipKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := rpctest.NewCA(t)
+	cert := ca.Issue(t, "solo", "127.0.0.1")
+	files := map[string][]byte{
+		"ca.pem": ca.CertPEM, "solo.pem": cert.CertPEM, "solo-key.pem": cert.KeyPEM,
+		"gossip.key": []byte(base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")) + "\n"),
+		"short.key":  []byte("c2hvcnQ=\n"),
+	}
+	for name, b := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
+	}
+	args := []string{
+		"-name", "solo", "-gossip", "127.0.0.1:0", "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		"-data", filepath.Join(dir, "data"), "-bootstrap-expect", "1", "-profile", "local",
+		"-tls-ca", filepath.Join(dir, "ca.pem"), "-tls-cert", filepath.Join(dir, "solo.pem"),
+		"-tls-key", filepath.Join(dir, "solo-key.pem"),
+	}
+	addr, stop := runInProcess(t, append(args, "-gossip-key-file", filepath.Join(dir, "gossip.key"))...)
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		code, _, _ := do(context.Background(), http.MethodPut, "http://"+addr+"/kv/k", []byte("v"))
+		return code == http.StatusNoContent
+	}, "a write")
+	require.NoError(t, stop())
+
+	_, err := parseFlags(append(args, "-gossip-key-file", filepath.Join(dir, "short.key")), io.Discard)
+	require.ErrorContains(t, err, "5 bytes")
+	_, err = parseFlags(args, io.Discard)
+	require.ErrorContains(t, err, "go together", "TLS without a gossip key")
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
-	"fmt"
 	"os"
+	"strings"
 
 	"github.com/conclave-go/conclave/consensus"
 )
@@ -42,42 +40,35 @@ func (f tlsFiles) validate(prefix string, withCA bool) error {
 	return nil
 }
 
-// certificate loads the certificate and key.
-func (f tlsFiles) certificate() (tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(f.cert, f.key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("loading %s and %s: %w", f.cert, f.key, err)
-	}
-	return cert, nil
-}
-
-// mutualTLS builds the node's mutual TLS: it serves and dials with its
-// certificate and trusts only certificates the CA issued. A peer's
-// certificate must name the address it is dialled at (its advertised Raft
-// host, an IP or a DNS name).
+// mutualTLS builds the node's mutual TLS from the files, which are read
+// again when they change (consensus.MutualTLSFiles): a peer's certificate
+// must come from the CA and name the peer's node name and the address it
+// is dialled at.
 func (f tlsFiles) mutualTLS() (consensus.TLSConfig, error) {
 	if !f.enabled() {
 		return consensus.TLSConfig{}, nil
 	}
-	cert, err := f.certificate()
+	return consensus.MutualTLSFiles(f.ca, f.cert, f.key)
+}
+
+// gossipKeyFrom decodes the gossip key given inline or in a file; giving
+// both is an error.
+func gossipKeyFrom(inline, file string) ([]byte, error) {
+	if file == "" {
+		return parseGossipKey(inline)
+	}
+	if inline != "" {
+		return nil, usagef("-gossip-key and -gossip-key-file exclude each other")
+	}
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return consensus.TLSConfig{}, err
+		return nil, usagef("-gossip-key-file: %v", err)
 	}
-	pem, err := os.ReadFile(f.ca)
+	key, err := parseGossipKey(strings.TrimSpace(string(b)))
 	if err != nil {
-		return consensus.TLSConfig{}, err
+		return nil, usagef("-gossip-key-file %s: %v", file, err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return consensus.TLSConfig{}, fmt.Errorf("%s holds no PEM certificate", f.ca)
-	}
-	return consensus.TLSConfig{
-		Server: &tls.Config{
-			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
-			ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
-		},
-		Client: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, RootCAs: pool},
-	}, nil
+	return key, nil
 }
 
 // parseGossipKey decodes a base64 gossip key of 16, 24 or 32 bytes.

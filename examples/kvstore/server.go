@@ -52,17 +52,29 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 		return nil, err
 	}
 	s.ops = ops
-	s.http = &http.Server{
+	s.http = newHTTPServer(h, o, logger)
+	return s, nil
+}
+
+// newHTTPServer returns the API's server with its limits.
+func newHTTPServer(h http.Handler, o options, logger *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      o.requestTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		// Room for a percent-encoded prev-value as long as the largest value.
-		MaxHeaderBytes: max(http.DefaultMaxHeaderBytes, 3*(o.maxValueSize+o.maxKeySize)+16<<10),
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    headerLimit(o.maxKeySize),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return s, nil
+}
+
+// headerLimit bounds the request line and headers: room for the longest key
+// percent-encoded, the query and ordinary headers, whatever the value size.
+// Large compare-and-swap values travel in the body (?prev-length=N), so a
+// connection sending slow or huge headers holds at most this much.
+func headerLimit(maxKey int) int {
+	return 3*maxKey + 32<<10
 }
 
 // startNode builds and starts the cluster node with the kvstore's state

@@ -14,6 +14,8 @@ const (
 	DefaultDialTimeout   = 10 * time.Second
 	DefaultHeaderTimeout = 10 * time.Second
 	DefaultMaxPending    = 512
+	DefaultIdleTimeout   = 2 * time.Minute
+	DefaultMaxConns      = 1024
 )
 
 // Upper bounds accepted by Validate.
@@ -21,6 +23,7 @@ const (
 	maxInFlightLimit  = 1 << 16
 	connsPerAddrLimit = 64
 	maxPendingLimit   = 1 << 20
+	maxConnsLimit     = 1 << 20
 )
 
 // MuxConfig configures a [Mux]. The zero value is valid: plaintext, no
@@ -40,11 +43,24 @@ type MuxConfig struct {
 	// MaxPending bounds the connections being handshaken or routed at once;
 	// connections beyond it are closed at once. 0 means DefaultMaxPending.
 	MaxPending int
+	// IdleTimeout closes a connection past its protocol byte after this long
+	// without a byte read or written while no request on it is being served
+	// (see [BusyMarker]). Its owner reads the close as the end of the stream.
+	// A connection is handed to its protocol listener only with its first
+	// request, so one that never sends one costs no more than a goroutine
+	// until then. 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxConns bounds the open connections past their protocol byte. A
+	// connection beyond it displaces the one idle the longest (if idle for
+	// at least a second), or else is closed at once. Refusals and evictions
+	// are counted in [Mux.Stats] and logged at most once per 10 s.
+	// 0 means DefaultMaxConns.
+	MaxConns int
 }
 
 // DefaultMuxConfig returns a MuxConfig with every default filled in.
 func DefaultMuxConfig() MuxConfig {
-	return MuxConfig{HeaderTimeout: DefaultHeaderTimeout, MaxPending: DefaultMaxPending}
+	return MuxConfig{HeaderTimeout: DefaultHeaderTimeout, MaxPending: DefaultMaxPending, IdleTimeout: DefaultIdleTimeout, MaxConns: DefaultMaxConns}
 }
 
 // Validate reports the first field holding a value outside what is allowed.
@@ -55,6 +71,12 @@ func (c MuxConfig) Validate() error {
 	if c.MaxPending < 0 || c.MaxPending > maxPendingLimit {
 		return fmt.Errorf("rpc: MuxConfig.MaxPending is %d, must be in [0, %d] (0 = default %d)", c.MaxPending, maxPendingLimit, DefaultMaxPending)
 	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("rpc: MuxConfig.IdleTimeout is %v, must be >= 0 (0 = default %v)", c.IdleTimeout, DefaultIdleTimeout)
+	}
+	if c.MaxConns < 0 || c.MaxConns > maxConnsLimit {
+		return fmt.Errorf("rpc: MuxConfig.MaxConns is %d, must be in [0, %d] (0 = default %d)", c.MaxConns, maxConnsLimit, DefaultMaxConns)
+	}
 	return nil
 }
 
@@ -64,6 +86,12 @@ func (c MuxConfig) withDefaults() MuxConfig {
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	return c
 }

@@ -74,8 +74,12 @@ func handshakeAndWrite(ctx context.Context, raw net.Conn, addr string, b byte, t
 }
 
 // clientTLS fills in the server name from addr when the config has none.
+// A VerifyConnection callback sees that name as ConnectionState.ServerName
+// even for an IP address (for which crypto/tls leaves it empty), so that a
+// config verifying the chain itself (InsecureSkipVerify with
+// VerifyConnection) can verify the name too.
 func clientTLS(c *tls.Config, addr string) *tls.Config {
-	if c.ServerName != "" || c.InsecureSkipVerify {
+	if c.ServerName != "" {
 		return c
 	}
 	host, _, err := net.SplitHostPort(addr)
@@ -84,6 +88,14 @@ func clientTLS(c *tls.Config, addr string) *tls.Config {
 	}
 	c = c.Clone()
 	c.ServerName = host
+	if verify := c.VerifyConnection; verify != nil {
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if cs.ServerName == "" {
+				cs.ServerName = host
+			}
+			return verify(cs)
+		}
+	}
 	return c
 }
 

@@ -29,8 +29,16 @@ type Mux struct {
 
 	mu      sync.Mutex // guards the fields below
 	subs    map[byte]*subListener
-	pending map[net.Conn]struct{} // accepted, not yet handed off
+	pending map[net.Conn]struct{} // accepted, protocol byte not yet read
+	conns   map[*muxConn]struct{} // past the protocol byte, open
 	closed  bool
+	// evictAfter is how long a connection must be idle to be evicted at
+	// MaxConns: evictMinIdle, changed only by tests.
+	evictAfter time.Duration
+
+	counters  muxCounters
+	refuseLog rateLog // connections refused at MaxPending or MaxConns
+	evictLog  rateLog // idle connections evicted at MaxConns
 
 	wg        sync.WaitGroup // route goroutines
 	closeOnce sync.Once
@@ -58,6 +66,9 @@ func NewMux(ln net.Listener, cfg MuxConfig) (*Mux, error) {
 		done:    make(chan struct{}),
 		subs:    make(map[byte]*subListener),
 		pending: make(map[net.Conn]struct{}),
+		conns:   make(map[*muxConn]struct{}),
+
+		evictAfter: evictMinIdle,
 	}
 	m.loop = newAcceptLoop("mux", ln, m.log, m.accepted)
 	return m, nil
@@ -109,6 +120,11 @@ func (m *Mux) Close() error {
 		for c := range m.pending {
 			pending = append(pending, c)
 		}
+		for c := range m.conns {
+			if !c.handed {
+				pending = append(pending, c)
+			}
+		}
 		m.mu.Unlock()
 
 		close(m.done)
@@ -145,7 +161,8 @@ func (m *Mux) track(conn net.Conn) bool {
 		return false
 	case len(m.pending) >= m.cfg.MaxPending:
 		m.mu.Unlock()
-		m.log.Warn("rpc: mux closed connection", "remote", remoteAddr(conn), "reason", "too many connections awaiting their protocol byte", "limit", m.cfg.MaxPending)
+		m.counters.refused.Add(1)
+		m.refuseLog.warn(m.log, "rpc: mux refused connections", "reason", "too many connections awaiting their protocol byte", "limit", m.cfg.MaxPending, "last_remote", remoteAddr(conn))
 		_ = conn.Close()
 		return false
 	}
@@ -161,8 +178,8 @@ func (m *Mux) untrack(conn net.Conn) {
 	m.mu.Unlock()
 }
 
-// route handshakes conn, reads its protocol byte and hands it to the
-// listener for that byte.
+// route handshakes conn, reads its protocol byte, waits for its first
+// request and hands it to the listener for that byte.
 func (m *Mux) route(raw net.Conn) {
 	defer m.wg.Done()
 	conn, b, err := m.readHeader(raw)
@@ -177,11 +194,33 @@ func (m *Mux) route(raw net.Conn) {
 		m.refuse(raw, fmt.Sprintf("unknown protocol byte %d", b), nil)
 		return
 	}
+	mc := newMuxConn(m, conn)
+	m.untrack(raw)
+	if !m.admit(mc) {
+		_ = raw.Close()
+		return
+	}
+	if err := mc.awaitFirst(); err != nil {
+		m.drop(mc, err)
+		return
+	}
 	// From here the connection is no longer Close's to close: either an
 	// Accept takes it or handoff gives up and it is refused.
-	m.untrack(raw)
-	if reason := l.handoff(conn, m.cfg.HeaderTimeout); reason != "" {
+	m.mu.Lock()
+	mc.handed = true
+	m.mu.Unlock()
+	if reason := l.handoff(mc, m.cfg.HeaderTimeout); reason != "" {
+		_ = mc.Close()
 		m.refuse(raw, reason, nil)
+	}
+}
+
+// drop closes a connection that ended, or was closed, before its first
+// request.
+func (m *Mux) drop(mc *muxConn, err error) {
+	_ = mc.Close()
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !m.isClosed() {
+		m.log.Debug("rpc: mux closed connection", "remote", remoteAddr(mc), "reason", "reading first request failed", "err", err)
 	}
 }
 

@@ -37,13 +37,17 @@ type serverConn struct {
 	bw      *bufio.Writer
 	werr    error // the first write failure; later writes are skipped
 
+	busy BusyMarker // the mux's connection, when served through a Mux; else nil
+
 	wg        sync.WaitGroup // handlers
 	closeOnce sync.Once
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	busy, _ := nc.(BusyMarker)
 	return &serverConn{
+		busy:   busy,
 		s:      s,
 		nc:     nc,
 		remote: remoteAddr(nc),
@@ -96,6 +100,9 @@ func (sc *serverConn) readLoop() (byUs bool, err error) {
 			return true, ErrClosed
 		}
 		sc.wg.Add(1)
+		if sc.busy != nil {
+			sc.busy.Hold() // a long request is not idleness
+		}
 		go sc.handle(f)
 	}
 }
@@ -126,6 +133,9 @@ func (sc *serverConn) writeReply(f Frame) {
 // handle runs the handler for one request and queues its reply.
 func (sc *serverConn) handle(f Frame) {
 	defer sc.wg.Done()
+	if sc.busy != nil {
+		defer sc.busy.Release()
+	}
 	ctx := sc.ctx
 	if f.Timeout > 0 {
 		var cancel context.CancelFunc

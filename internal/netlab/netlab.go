@@ -12,25 +12,31 @@ package netlab
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
 // prefix starts the name of every namespace and link a lab creates, so a
-// stale one can be recognised and removed.
+// stale one can be recognised and removed; the lab's three-digit id
+// follows it.
 const prefix = "cvl"
 
 // Lab is a set of hosts on one bridge. Its methods are safe for concurrent
 // use.
 type Lab struct {
 	t      testing.TB
-	id     string // random, part of every name
+	id     string // the subnet octet as three digits, part of every name
 	bridge string
 	net    [3]byte // 10.x.y: the lab's /24
 	gw     netip.Addr
@@ -81,10 +87,14 @@ func New(t testing.TB, n int) *Lab {
 	t.Helper()
 	Require(t)
 	RemoveStale()
-	id := fmt.Sprintf("%04d", rand.IntN(10000))
+	octet, err := reserve()
+	if err != nil {
+		t.Fatalf("netlab: %v", err)
+	}
+	id := fmt.Sprintf("%03d", octet)
 	l := &Lab{
 		t: t, id: id, bridge: prefix + id + "b",
-		net: [3]byte{10, 77, byte(1 + rand.IntN(250))}, nextIP: 10,
+		net: [3]byte{10, 77, octet}, nextIP: 10,
 	}
 	l.gw = l.addr(1)
 	t.Cleanup(l.remove)
@@ -218,9 +228,53 @@ func (l *Lab) run(name string, args ...string) {
 	}
 }
 
+// ownerDir holds one file per lab in use, named after its subnet's third
+// octet (which is also its id) and holding the owning process's id, so
+// that labs of concurrent test processes neither share a subnet nor remove
+// each other.
+var ownerDir = filepath.Join(os.TempDir(), "conclave-netlab")
+
+// reserve claims a free subnet octet for this process.
+func reserve() (byte, error) {
+	if err := os.MkdirAll(ownerDir, 0o700); err != nil {
+		return 0, err
+	}
+	for _, i := range rand.Perm(250) {
+		octet := byte(i + 1)
+		f, err := os.OpenFile(ownerFile(octet), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		_, err = fmt.Fprint(f, os.Getpid())
+		return octet, errors.Join(err, f.Close())
+	}
+	return 0, errors.New("every lab subnet is in use")
+}
+
+func ownerFile(octet byte) string { return filepath.Join(ownerDir, fmt.Sprintf("%03d", octet)) }
+
+// owned reports whether the lab with id (its octet, as three digits) belongs
+// to a live process.
+func owned(id string) bool {
+	n, err := strconv.Atoi(id)
+	if err != nil || n < 1 || n > 250 {
+		return false
+	}
+	b, err := os.ReadFile(ownerFile(byte(n)))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && syscall.Kill(pid, 0) == nil
+}
+
 // remove deletes the lab's namespaces (their veth ends go with them) and
-// bridge. It reports but does not stop on errors.
+// bridge, then releases its subnet. It reports but does not stop on errors.
 func (l *Lab) remove() {
+	defer os.Remove(ownerFile(l.net[2]))
 	for _, h := range l.hosts {
 		if out, err := exec.Command("ip", "netns", "del", h.ns).CombinedOutput(); err != nil {
 			l.t.Logf("netlab: removing %s: %v: %s", h.ns, err, out)
@@ -231,13 +285,17 @@ func (l *Lab) remove() {
 	}
 }
 
-// RemoveStale deletes every namespace and link a lab created, such as those
-// a crashed or interrupted test left behind. Call it only when no lab is in
-// use on the machine.
+// RemoveStale deletes every namespace and link of a lab whose process is
+// gone, such as those a crashed or interrupted test left behind; labs of
+// live processes stay.
 func RemoveStale() {
+	stale := func(name string) bool {
+		rest, ok := strings.CutPrefix(name, prefix)
+		return ok && (len(rest) < 3 || !owned(rest[:3]))
+	}
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
-			if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); strings.HasPrefix(name, prefix) {
+			if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); stale(name) {
 				_ = exec.Command("ip", "netns", "del", name).Run()
 			}
 		}
@@ -249,7 +307,7 @@ func RemoveStale() {
 				continue
 			}
 			name, _, _ := strings.Cut(strings.TrimSuffix(fields[1], ":"), "@")
-			if strings.HasPrefix(name, prefix) {
+			if stale(name) {
 				_ = exec.Command("ip", "link", "del", name).Run()
 			}
 		}

@@ -79,13 +79,17 @@ func TestLab(t *testing.T) {
 	require.True(t, reachable(t, l, 0, 2), "reachable at the new address")
 }
 
-// A crashed run's namespaces and links are removed by the next lab.
+// A crashed run's namespaces and links are removed by the next lab; a live
+// lab's are kept.
 func TestRemoveStale(t *testing.T) {
-	Require(t)
+	live := New(t, 1)
 	require.NoError(t, exec.Command("ip", "netns", "add", prefix+"stale-0").Run())
 	require.NoError(t, exec.Command("ip", "link", "add", prefix+"staleb", "type", "bridge").Run())
 	RemoveStale()
 	out, err := exec.Command("ip", "netns", "list").Output()
+	require.NoError(t, err)
+	require.Contains(t, string(out), live.Host(0).Namespace(), "a live lab stays")
+	out, err = exec.Command("ip", "netns", "list").Output()
 	require.NoError(t, err)
 	require.NotContains(t, string(out), prefix+"stale")
 	out, err = exec.Command("ip", "-o", "link", "show").Output()

@@ -33,8 +33,11 @@ type Node struct {
 	routes *router
 	events *eventHub
 
-	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
-	clientReady atomic.Bool            // a client reached a server once
+	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
+	// startedWithData: the server started on Raft state of its own. Set by
+	// Start before membership starts, read-only afterwards.
+	startedWithData bool
+	clientReady     atomic.Bool // a client reached a server once
 
 	// group is the latest group state, written by the reconciler only;
 	// groupReady is closed when the first one is written.
@@ -178,6 +181,9 @@ func (n *Node) membershipConfig(rpcAddr string) membership.Config {
 // systemTags are the reserved gossip tags a server advertises.
 func (n *Node) systemTags(leaving bool) map[string]string {
 	tags := map[string]string{tagExpect: strconv.Itoa(n.server.BootstrapExpect)}
+	if n.startedWithData {
+		tags[tagHasData] = "1"
+	}
 	if leaving {
 		tags[tagLeaving] = "1"
 	}
@@ -222,6 +228,8 @@ func (n *Node) startParts(ctx context.Context) error {
 			return fmt.Errorf("cluster: start consensus: %w", err)
 		}
 		rpcAddr = n.cons.Addr()
+		has, err := n.cons.HasState()
+		n.startedWithData = err == nil && has
 	}
 	mem, err := membership.New(n.membershipConfig(rpcAddr))
 	if err != nil {

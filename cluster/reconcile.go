@@ -93,7 +93,8 @@ func gossipServers(members []membership.Member) map[string]gossipServer {
 			st = gossipLeft // on its way out: never re-add it
 		}
 		expect, _ := strconv.Atoi(m.Tags[tagExpect])
-		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Expect: expect, Member: m.Status}
+		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Expect: expect, Member: m.Status,
+			HasData: m.Tags[tagHasData] != ""}
 	}
 	return out
 }

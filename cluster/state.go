@@ -123,13 +123,29 @@ func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
 	for id, g := range out {
 		g.Since = in.Time
 		if prev != nil {
-			if p, ok := prev.Gossip[id]; ok && p.State == g.State {
-				g.Since = p.Since
+			if p, ok := prev.Gossip[id]; ok {
+				g = nextPresence(p, g, in.Time)
 			}
 		}
 		out[id] = g
 	}
 	return out
+}
+
+// nextPresence carries a server's gossip history from its previous entry p
+// to its current one g: the time it entered its state, when it last came
+// back alive, and how long it had stayed alive before it went away.
+func nextPresence(p, g gossipServer, now time.Time) gossipServer {
+	g.Returned, g.LastStay = p.Returned, p.LastStay
+	switch {
+	case p.State == g.State:
+		g.Since = p.Since
+	case g.State == gossipAlive:
+		g.Returned = now
+	case p.State == gossipAlive:
+		g.LastStay = now.Sub(p.Since)
+	}
+	return g
 }
 
 func nextServer(old serverState, readings map[string]statusReading, id string, st *groupState, p healthPolicy) serverState {
@@ -189,8 +205,10 @@ func (st *groupState) leading() bool {
 	return ok && s.Known && s.Status.State == consensus.StateLeader
 }
 
-// health summarises the state for Health, as seen at now.
-func (st *groupState) health(now time.Time) Health {
+// health summarises the state for Health, as seen at now by a server whose
+// reconciler follows p.
+func (st *groupState) health(now time.Time, p reconcilePolicy) Health {
+	in := reconcileInput{groupState: st, Policy: p}
 	h := Health{
 		Leader:         st.Leader,
 		Age:            now.Sub(st.Time),
@@ -199,6 +217,7 @@ func (st *groupState) health(now time.Time) Health {
 	}
 	for _, s := range st.Raft {
 		sh := st.serverHealth(s, now)
+		sh.NotVoterReason = in.notVoterReason(s)
 		if s.Voter {
 			h.Voters++
 			if sh.Healthy {

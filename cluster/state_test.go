@@ -121,7 +121,7 @@ func TestHealthReportsUnknownServers(t *testing.T) {
 			"a": leaderReading(t0.Add(time.Second)), "b": unreachable(t0.Add(time.Second)), "c": unreachable(t0.Add(time.Second)),
 		},
 	})
-	h := st.health(t0.Add(3 * time.Second))
+	h := st.health(t0.Add(3*time.Second), policy())
 	require.Equal(t, 2*time.Second, h.Age)
 	require.Equal(t, 3, h.Voters)
 	require.Equal(t, 1, h.HealthyVoters)
@@ -175,7 +175,7 @@ func TestHealthAndPlanAgree(t *testing.T) {
 				"g": answered(50, now),  // answers, but far behind
 			},
 		})
-		h := st.health(now)
+		h := st.health(now, policy())
 		byID := map[string]ServerHealth{}
 		for _, s := range h.Servers {
 			byID[s.Name] = s

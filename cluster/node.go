@@ -291,9 +291,13 @@ func (n *Node) closeParts() error {
 	return errors.Join(errs...)
 }
 
-// Leave departs gracefully: a server that leads hands leadership over first,
-// then asks to be removed from the Raft configuration; then the node leaves
-// gossip, so peers record a departure rather than a failure; then it closes.
+// Leave departs gracefully. A voter first hands its seat to a caught-up
+// non-voter when there is one and the seats would otherwise fall below
+// MaxVoters, waiting (within ctx) until that promotion is committed; a
+// non-voter that is back on its own data and still catching up is waited
+// for, at most ServerStabilizationTime. A server that leads then hands
+// leadership over, and asks to be removed from the Raft configuration. Then the node leaves gossip, so peers record a
+// departure rather than a failure, and closes.
 func (n *Node) Leave(ctx context.Context) error {
 	mem, err := n.membership()
 	if err != nil {
@@ -301,8 +305,9 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	var errs []error
 	if n.cons != nil {
-		// Stop reconciling first, so this server does not re-add itself,
-		// and tell the others it is leaving, so their leader does not either.
+		n.handOverSeat(ctx)
+		// Stop reconciling, so this server does not re-add itself, and
+		// tell the others it is leaving, so their leader does not either.
 		n.stopLoops()
 		errs = append(errs, mem.SetSystemTags(n.systemTags(true)))
 		errs = append(errs, n.cons.Leave(ctx))

@@ -113,3 +113,20 @@ func planHandover(st *groupState, p reconcilePolicy) (change, bool) {
 	}
 	return change{}, false
 }
+
+// awaitingReturn reports whether a non-voter came back on its own data (and
+// does not flap) less than the stabilization time ago and is not yet
+// promotable: the leader then
+// looks again soon rather than a ReconcileInterval later.
+func (in reconcileInput) awaitingReturn() bool {
+	for _, s := range in.Raft {
+		g, ok := in.Gossip[s.ID]
+		if s.Voter || !ok || !in.returning(s.ID) {
+			continue
+		}
+		if in.Time.Sub(g.Returned) < in.Policy.Stabilization && in.promotable(s.ID) == "" {
+			return true
+		}
+	}
+	return false
+}

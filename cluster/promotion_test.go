@@ -190,3 +190,31 @@ func TestHealthySinceSurvivesLeaderChange(t *testing.T) {
 	p.Stabilization = 5 * time.Second
 	require.Equal(t, []string{"promote c"}, ops(planReconcile(st, p)))
 }
+
+func TestAwaitingReturn(t *testing.T) {
+	now := t0.Add(time.Hour)
+	stab := policy().Stabilization
+	tests := []struct {
+		name   string
+		gossip gossipServer
+		server serverState
+		want   bool
+	}{
+		{"returned, still catching up", back("d", now.Add(-time.Second), stab), serverState{Known: true}, true},
+		{"returned and promotable", back("d", now, stab), healthyAt(now), false},
+		{"returned long ago: the stabilization path applies", back("d", now.Add(-stab), stab), serverState{Known: true}, false},
+		{"flapping", back("d", now, time.Second), serverState{Known: true}, false},
+		{"new server", alive("d"), serverState{Known: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &groupState{
+				Time: now, Self: "a",
+				Gossip: gossipOf(alive("a"), tt.gossip),
+				Raft:   []raftServer{voter("a"), nonvoter("d")},
+				Server: map[string]serverState{"d": tt.server},
+			}
+			require.Equal(t, tt.want, reconcileInput{groupState: st, Policy: policy()}.awaitingReturn())
+		})
+	}
+}

@@ -45,21 +45,39 @@ func newReconciler(n *Node) *reconciler {
 
 // run reconciles on every membership event and every leader change (wake
 // has them, coalesced) and every ReconcileInterval, until ctx ends.
+//
+// While the leader waits for a returning server to catch up, or has just
+// changed the configuration, it runs the next round after followUpDelay
+// instead: a server back on its own data regains its seat within a round or
+// two of catching up, not a ReconcileInterval later.
 func (r *reconciler) run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
+	followUp := time.NewTimer(time.Hour)
+	followUp.Stop()
+	defer followUp.Stop()
 	for {
-		r.round(ctx)
+		if r.round(ctx) {
+			followUp.Reset(r.followUpDelay())
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		case <-ticker.C:
+		case <-followUp.C:
 		}
 	}
 }
 
-func (r *reconciler) round(ctx context.Context) {
+// followUpDelay is how soon a round that asked for a follow-up is followed.
+func (r *reconciler) followUpDelay() time.Duration {
+	return min(r.cfg.ReconcileInterval, 200*time.Millisecond)
+}
+
+// round runs one reconcile round; it reports whether the next round should
+// come soon.
+func (r *reconciler) round(ctx context.Context) bool {
 	now := time.Now()
 	gossip := gossipServers(r.n.Members())
 	if !r.bootstrapDone {
@@ -68,13 +86,15 @@ func (r *reconciler) round(ctx context.Context) {
 	st, err := r.observe(ctx, now, gossip)
 	if err != nil {
 		r.logger.Debug("reconcile: no group state this round", "error", err)
-		return
+		return false
 	}
 	r.state = st
 	r.n.publishState(st)
-	if st.leading() {
-		r.reconcile(ctx, st)
+	if !st.leading() {
+		return false
 	}
+	changed := r.reconcile(ctx, st)
+	return changed || (reconcileInput{groupState: st, Policy: r.cfg.policy()}).awaitingReturn()
 }
 
 // gossipServers returns what gossip says about every server; Since is left
@@ -260,20 +280,23 @@ func (r *reconciler) readStatuses(ctx context.Context, servers []raftServer, sel
 	return out
 }
 
-// reconcile plans from the round's state and applies the changes one by one.
-func (r *reconciler) reconcile(ctx context.Context, st *groupState) {
+// reconcile plans from the round's state and applies the changes one by one;
+// it reports whether it made any.
+func (r *reconciler) reconcile(ctx context.Context, st *groupState) bool {
 	plan := planReconcile(st, r.cfg.policy())
 	r.logger.Debug("reconcile round", "servers", len(st.Raft), "changes", len(plan), "gossip", fmtGossip(st.Gossip))
+	made := false
 	for _, c := range plan {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		r.apply(ctx, c)
+		made = r.apply(ctx, c) || made
 	}
+	return made
 }
 
-// apply carries out one planned change.
-func (r *reconciler) apply(ctx context.Context, c change) {
+// apply carries out one planned change and reports whether it succeeded.
+func (r *reconciler) apply(ctx context.Context, c change) bool {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	var err error
@@ -295,9 +318,10 @@ func (r *reconciler) apply(ctx context.Context, c change) {
 	}
 	if err != nil {
 		r.logger.Warn("reconcile: change failed", "change", c.String(), "error", err)
-		return
+		return false
 	}
 	r.logger.Info("reconcile: "+c.Op.String(), "server", c.ID, "addr", c.Addr, "reason", c.Reason)
+	return true
 }
 
 func fmtGossip(g map[string]gossipServer) string {

@@ -253,16 +253,24 @@ func (n *Node) startServerLoops() {
 }
 
 // Close stops the node without leaving: a server keeps its Raft seat, and a
-// restart with the same data dir returns as the same server. Close is
-// idempotent and returns once every goroutine the node started has exited.
+// restart with the same data dir returns as the same server. A voter first
+// gives a server that is back on its own data and catching up up to a second
+// to regain its voter seat; a leader then hands leadership to an up-to-date
+// voter (see [consensus.Node.Close]). Close is idempotent and returns once
+// every goroutine the node started has exited.
 func (n *Node) Close() error {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
 	n.mu.Lock()
-	if n.state == stateClosed {
-		n.mu.Unlock()
+	state := n.state
+	n.mu.Unlock()
+	if state == stateClosed {
 		return nil
 	}
+	if state == stateStarted && n.cons != nil {
+		n.awaitHeirOnClose() // while the reconciler still runs
+	}
+	n.mu.Lock()
 	n.state = stateClosed
 	n.mu.Unlock()
 	n.stopLoops()

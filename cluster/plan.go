@@ -47,12 +47,17 @@ type gossipServer struct {
 	// HasData reports that the server advertises it started on Raft state
 	// of its own: a restart on its data dir, not a new server.
 	HasData bool
+	// FirstSeen reports that Since is only when this group state's history
+	// first saw the server, already in State: it entered State earlier.
+	FirstSeen bool
 	// Returned is when the server last came back alive after being away,
 	// as this group state's history saw it (zero: not seen coming back).
 	// LastStay is how long it had stayed alive before it went away that
-	// time (zero: not known). Both are filled in by buildState.
-	Returned time.Time
-	LastStay time.Duration
+	// time; StayPartial that the history saw only part of that stay. All are
+	// filled in by buildState.
+	Returned    time.Time
+	LastStay    time.Duration
+	StayPartial bool
 }
 
 // raftServer is one entry of the Raft configuration.

@@ -35,20 +35,21 @@ func (in reconcileInput) promotable(id string) string {
 }
 
 // returning reports whether the server came back on its own Raft data after
-// an absence, having stayed up for at least the stabilization time before
-// it went away. A server that stayed less (one that flaps), or whose
-// previous stay this state did not see, waits out the stabilization time.
+// an absence this state's history saw, and does not flap. A server that
+// flaps, or that this history never saw away, waits out the stabilization
+// time.
 func (in reconcileInput) returning(id string) bool {
 	g, ok := in.Gossip[id]
-	return ok && g.State == gossipAlive && g.HasData && !g.Returned.IsZero() &&
-		g.LastStay >= in.Policy.Stabilization
+	return ok && g.State == gossipAlive && g.HasData && !g.Returned.IsZero() && !in.flapping(id)
 }
 
 // flapping reports whether the server came back on its own data after a
-// stay too short to count as stable.
+// stay shorter than the stabilization time. A stay the history saw only
+// part of (it began before this server's history did) is no evidence of
+// flapping: the server gets the benefit of the doubt once.
 func (in reconcileInput) flapping(id string) bool {
 	g, ok := in.Gossip[id]
-	return ok && g.HasData && !g.Returned.IsZero() && g.LastStay < in.Policy.Stabilization
+	return ok && g.HasData && !g.Returned.IsZero() && !g.StayPartial && g.LastStay < in.Policy.Stabilization
 }
 
 // notVoterReason says why the configured server s is not a voter: "" for a
@@ -114,17 +115,22 @@ func planHandover(st *groupState, p reconcilePolicy) (change, bool) {
 	return change{}, false
 }
 
-// awaitingReturn reports whether a non-voter came back on its own data (and
-// does not flap) less than the stabilization time ago and is not yet
-// promotable: the leader then
-// looks again soon rather than a ReconcileInterval later.
+// awaitingReturn reports whether a server other than Self that came back on
+// its own data (and does not flap) less than the stabilization time ago is
+// not a voter yet and not yet promotable: added to the configuration or
+// not, it is still catching up. The leader then looks again soon rather
+// than a ReconcileInterval later, and a voter about to go away waits for it.
 func (in reconcileInput) awaitingReturn() bool {
+	voters := make(map[string]bool, len(in.Raft))
 	for _, s := range in.Raft {
-		g, ok := in.Gossip[s.ID]
-		if s.Voter || !ok || !in.returning(s.ID) {
+		voters[s.ID] = s.Voter
+	}
+	for _, id := range sortedIDs(in.Gossip) {
+		g := in.Gossip[id]
+		if id == in.Self || voters[id] || !in.returning(id) || in.Time.Sub(g.Returned) >= in.Policy.Stabilization {
 			continue
 		}
-		if in.Time.Sub(g.Returned) < in.Policy.Stabilization && in.promotable(s.ID) == "" {
+		if in.promotable(id) == "" {
 			return true
 		}
 	}

@@ -37,7 +37,9 @@ func TestPromotionRules(t *testing.T) {
 		{"returning on its own data and caught up", back("d", now, stab), healthyAt(now), true, waitPending},
 		{"returning but not caught up", back("d", now, stab), serverState{Known: true}, false, waitCatchingUp},
 		{"flapping: stayed less than the stabilization time", back("d", now, stab-time.Second), healthyAt(now), false, waitFlapping},
-		{"previous stay unknown", back("d", now, 0), healthyAt(now), false, waitFlapping},
+		{"short previous stay seen only in part: benefit of the doubt",
+			func() gossipServer { g := back("d", now, time.Second); g.StayPartial = true; return g }(),
+			healthyAt(now), true, waitPending},
 		{"returning without data of its own", func() gossipServer { g := back("d", now, stab); g.HasData = false; return g }(),
 			healthyAt(now), false, waitStabilize},
 		{"not seen coming back", func() gossipServer { g := alive("d"); g.HasData = true; return g }(),
@@ -156,6 +158,7 @@ func TestGossipHistory(t *testing.T) {
 	st = round(st, t0.Add(30*time.Second), up)
 	st = round(st, t0.Add(40*time.Second), gone)
 	require.Equal(t, 40*time.Second, st.Gossip["d"].LastStay)
+	require.True(t, st.Gossip["d"].StayPartial, "the stay began before the history did")
 	st = round(st, t0.Add(45*time.Second), up)
 	d := st.Gossip["d"]
 	require.Equal(t, t0.Add(45*time.Second), d.Returned)
@@ -163,7 +166,12 @@ func TestGossipHistory(t *testing.T) {
 	require.Equal(t, t0.Add(45*time.Second), d.Since)
 	st = round(st, t0.Add(46*time.Second), gone)
 	st = round(st, t0.Add(47*time.Second), up)
-	require.Equal(t, time.Second, st.Gossip["d"].LastStay, "a short stay is remembered: the server flaps")
+	d = st.Gossip["d"]
+	require.Equal(t, time.Second, d.LastStay, "a short stay is remembered: the server flaps")
+	require.False(t, d.StayPartial)
+	in := reconcileInput{groupState: st, Policy: policy()}
+	require.True(t, in.flapping("d"))
+	require.False(t, in.returning("d"))
 }
 
 // A leader change is not a reason to start a server's healthy streak again:
@@ -206,6 +214,10 @@ func TestAwaitingReturn(t *testing.T) {
 		{"flapping", back("d", now, time.Second), serverState{Known: true}, false},
 		{"new server", alive("d"), serverState{Known: true}, false},
 	}
+	t.Run("returned, not yet in the configuration", func(t *testing.T) {
+		st := &groupState{Time: now, Self: "a", Gossip: gossipOf(alive("a"), back("d", now, stab)), Raft: []raftServer{voter("a")}}
+		require.True(t, reconcileInput{groupState: st, Policy: policy()}.awaitingReturn())
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &groupState{

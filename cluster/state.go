@@ -121,7 +121,7 @@ func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
 		}
 	}
 	for id, g := range out {
-		g.Since = in.Time
+		g.Since, g.FirstSeen = in.Time, true
 		if prev != nil {
 			if p, ok := prev.Gossip[id]; ok {
 				g = nextPresence(p, g, in.Time)
@@ -136,14 +136,17 @@ func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
 // to its current one g: the time it entered its state, when it last came
 // back alive, and how long it had stayed alive before it went away.
 func nextPresence(p, g gossipServer, now time.Time) gossipServer {
-	g.Returned, g.LastStay = p.Returned, p.LastStay
+	g.Returned, g.LastStay, g.StayPartial = p.Returned, p.LastStay, p.StayPartial
+	if p.State == g.State {
+		g.Since, g.FirstSeen = p.Since, p.FirstSeen
+		return g
+	}
+	g.FirstSeen = false
 	switch {
-	case p.State == g.State:
-		g.Since = p.Since
 	case g.State == gossipAlive:
 		g.Returned = now
 	case p.State == gossipAlive:
-		g.LastStay = now.Sub(p.Since)
+		g.LastStay, g.StayPartial = now.Sub(p.Since), p.FirstSeen
 	}
 	return g
 }
@@ -189,6 +192,16 @@ func serverHealthy(alive bool, s serverState, commit uint64, p healthPolicy) boo
 func (st *groupState) alive(id string) bool {
 	g, ok := st.Gossip[id]
 	return ok && g.State == gossipAlive
+}
+
+// voter reports whether the server holds a voter seat.
+func (st *groupState) voter(id string) bool {
+	for _, s := range st.Raft {
+		if s.ID == id {
+			return s.Voter
+		}
+	}
+	return false
 }
 
 // fresh reports whether the server answered this round that it holds no

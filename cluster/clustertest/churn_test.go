@@ -2,7 +2,9 @@ package clustertest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +54,10 @@ func TestRollingChurn(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	mon := watchTolerance(c)
 
-	ch := &churn{t: t, c: c}
+	ch := &churn{t: t, c: c, back: make(map[int]time.Time)}
+	for _, i := range c.Servers() {
+		ch.back[i] = time.Now() // every server has just started
+	}
 	for end := time.Now().Add(d); time.Now().Before(end) && !t.Failed(); {
 		ch.step()
 	}
@@ -72,8 +77,8 @@ func TestRollingChurn(t *testing.T) {
 		d, ch.steps, ch.leaves, ch.shutdowns, ch.onLeader, low.voters, low.tolerance, low.samples, low.leaderless,
 		regained.Round(time.Millisecond), ch.maxClose.Round(time.Millisecond), ch.maxLeave.Round(time.Millisecond), r)
 	require.True(t, r.Passed(), "history: %s", r)
-	require.GreaterOrEqual(t, low.voters, 4, "voters fell below 4")
-	require.GreaterOrEqual(t, low.tolerance, 1, "failure tolerance fell below 1")
+	require.GreaterOrEqual(t, low.voters, 4, "voters fell below 4: %s", low.fewest)
+	require.GreaterOrEqual(t, low.tolerance, 1, "failure tolerance fell below 1: %s", low.worst)
 	reconcile := 500 * time.Millisecond // ProfileLocal's ReconcileInterval
 	require.LessOrEqual(t, regained, 2*reconcile, "5 voters took longer than a reconcile round")
 	require.LessOrEqual(t, ch.maxClose, closeBound(), "a Close took longer than its bound")
@@ -90,14 +95,36 @@ type churn struct {
 	c                                  *Cluster
 	steps, leaves, shutdowns, onLeader int
 	maxClose, maxLeave                 time.Duration
+	back                               map[int]time.Time // when each server was last back
 }
 
+// step takes one server away and back: the leader half the time, another
+// server otherwise; never one back for less than the stabilization time (a
+// rolling restart does not restart the same server twice in a row; a server
+// that does flap rightly waits for its seat).
 func (ch *churn) step() {
 	c := ch.c
-	i := c.WaitLeader()
-	if c.Rand().IntN(2) == 0 {
-		i = c.Except(i)[c.Rand().IntN(4)]
-	} else {
+	oldest := time.Now()
+	for _, j := range c.Servers() {
+		if ch.back[j].Before(oldest) {
+			oldest = ch.back[j]
+		}
+	}
+	if wait := churnStabilize - time.Since(oldest); wait > 0 {
+		pause(wait) // no server has been back long enough yet
+	}
+	lead := c.WaitLeader()
+	var rested []int
+	for _, j := range c.Servers() {
+		if time.Since(ch.back[j]) >= churnStabilize {
+			rested = append(rested, j)
+		}
+	}
+	i := rested[c.Rand().IntN(len(rested))]
+	if c.Rand().IntN(2) == 0 && slices.Contains(rested, lead) {
+		i = lead
+	}
+	if i == lead {
 		ch.onLeader++
 	}
 	start := time.Now()
@@ -114,6 +141,7 @@ func (ch *churn) step() {
 	pause(200*time.Millisecond + time.Duration(c.Rand().IntN(600))*time.Millisecond)
 	require.NoError(ch.t, c.Restart(i))
 	require.NoError(ch.t, c.Node(i).WaitReady(testkit.Context(ch.t, 30*time.Second)))
+	ch.back[i] = time.Now()
 	pause(time.Duration(c.Rand().IntN(800)) * time.Millisecond)
 }
 
@@ -171,6 +199,7 @@ func leaderNode(c *Cluster) *cluster.Node {
 // lows is the lowest voter count and failure tolerance a watch saw.
 type lows struct {
 	voters, tolerance, samples, leaderless int
+	worst, fewest                          string // the Health samples with the lowest tolerance and voters
 }
 
 // toleranceWatch samples the leader's Health and configuration.
@@ -211,8 +240,12 @@ func (w *toleranceWatch) sample(c *Cluster) {
 		return
 	}
 	w.low.samples++
-	w.low.voters = min(w.low.voters, h.Voters)
-	w.low.tolerance = min(w.low.tolerance, h.FailureTolerance)
+	if h.Voters < w.low.voters {
+		w.low.voters, w.low.fewest = h.Voters, describeHealth(h)
+	}
+	if h.FailureTolerance < w.low.tolerance {
+		w.low.tolerance, w.low.worst = h.FailureTolerance, describeHealth(h)
+	}
 	if v := voterCount(c); v >= 0 {
 		w.low.voters = min(w.low.voters, v)
 	}
@@ -222,4 +255,14 @@ func (w *toleranceWatch) stop() lows {
 	close(w.done)
 	w.wg.Wait()
 	return w.low
+}
+
+// describeHealth summarises h for a failure message.
+func describeHealth(h cluster.Health) string {
+	s := fmt.Sprintf("age %v, %d voters, %d healthy:", h.Age.Round(time.Millisecond), h.Voters, h.HealthyVoters)
+	for _, sv := range h.Servers {
+		s += fmt.Sprintf(" %s(%s healthy=%v known=%v lag=%d contact=%v %s)", sv.Name, sv.Suffrage, sv.Healthy, sv.Known, sv.Lag,
+			sv.LastContact.Round(time.Millisecond), sv.NotVoterReason)
+	}
+	return s
 }

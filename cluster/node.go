@@ -304,8 +304,9 @@ func (n *Node) closeParts() error {
 // MaxVoters, waiting (within ctx) until that promotion is committed; a
 // non-voter that is back on its own data and still catching up is waited
 // for, at most ServerStabilizationTime. A server that leads then hands
-// leadership over, and asks to be removed from the Raft configuration. Then the node leaves gossip, so peers record a
-// departure rather than a failure, and closes.
+// leadership over, and asks to be removed from the Raft configuration. Then
+// the node leaves gossip, so peers record a departure rather than a failure,
+// and closes.
 func (n *Node) Leave(ctx context.Context) error {
 	mem, err := n.membership()
 	if err != nil {

@@ -62,6 +62,8 @@ type serverJSON struct {
 	Lag          uint64 `json:"lag"`
 	Healthy      bool   `json:"healthy"`
 	Error        string `json:"error,omitempty"`
+	// NotVoterReason says why a non-voter is not a voter yet.
+	NotVoterReason string `json:"not_voter_reason,omitempty"`
 }
 
 type healthJSON struct {
@@ -126,7 +128,7 @@ func serverView(s cluster.ServerHealth) serverJSON {
 		ID: s.Name, Addr: s.Addr, Suffrage: s.Suffrage.String(), Gossip: s.Gossip.String(),
 		State: s.State.String(), LastContact: s.LastContact.String(), ReadAge: s.ReadAge.String(),
 		AppliedIndex: s.AppliedIndex, CommitIndex: s.CommitIndex, Lag: s.Lag,
-		Healthy: s.Healthy, Error: s.Error,
+		Healthy: s.Healthy, Error: s.Error, NotVoterReason: s.NotVoterReason,
 	}
 	if !s.Known {
 		v.State = "unknown"

@@ -115,22 +115,27 @@ func planHandover(st *groupState, p reconcilePolicy) (change, bool) {
 	return change{}, false
 }
 
-// awaitingReturn reports whether a server other than Self that came back on
-// its own data (and does not flap) less than the stabilization time ago is
-// not a voter yet and not yet promotable: added to the configuration or
-// not, it is still catching up. The leader then looks again soon rather
-// than a ReconcileInterval later, and a voter about to go away waits for it.
+// awaitingReturn reports whether a server other than Self is on its way back
+// to full strength and not there yet: an alive voter unhealthy for less than
+// the stabilization time, or a non-voter back on its own data (and not
+// flapping) less than the stabilization time ago, added to the configuration
+// or not, that is not yet promotable. The leader then looks again soon rather
+// than a ReconcileInterval later, so that Health and promotion follow the
+// server closely, and a voter about to go away waits for it.
 func (in reconcileInput) awaitingReturn() bool {
 	voters := make(map[string]bool, len(in.Raft))
 	for _, s := range in.Raft {
 		voters[s.ID] = s.Voter
 	}
 	for _, id := range sortedIDs(in.Gossip) {
-		g := in.Gossip[id]
-		if id == in.Self || voters[id] || !in.returning(id) || in.Time.Sub(g.Returned) >= in.Policy.Stabilization {
-			continue
-		}
-		if in.promotable(id) == "" {
+		g, s := in.Gossip[id], in.Server[id]
+		switch {
+		case id == in.Self || g.State != gossipAlive:
+		case voters[id]:
+			if !s.Healthy && in.Time.Sub(s.UnhealthySince) < in.Policy.Stabilization {
+				return true
+			}
+		case in.returning(id) && in.Time.Sub(g.Returned) < in.Policy.Stabilization && in.promotable(id) == "":
 			return true
 		}
 	}

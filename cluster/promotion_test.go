@@ -214,6 +214,16 @@ func TestAwaitingReturn(t *testing.T) {
 		{"flapping", back("d", now, time.Second), serverState{Known: true}, false},
 		{"new server", alive("d"), serverState{Known: true}, false},
 	}
+	t.Run("a voter back, not healthy yet", func(t *testing.T) {
+		st := &groupState{Time: now, Self: "a", Gossip: gossipOf(alive("a"), alive("d")),
+			Raft: []raftServer{voter("a"), voter("d")}, Server: map[string]serverState{"d": {Known: true, UnhealthySince: now.Add(-time.Second)}}}
+		in := reconcileInput{groupState: st, Policy: policy()}
+		require.True(t, in.awaitingReturn())
+		st.Server = map[string]serverState{"d": {Known: true, UnhealthySince: now.Add(-stab)}}
+		require.False(t, in.awaitingReturn(), "unhealthy for the stabilization time: back to the normal pace")
+		st.Server = map[string]serverState{"d": healthyAt(now)}
+		require.False(t, in.awaitingReturn())
+	})
 	t.Run("returned, not yet in the configuration", func(t *testing.T) {
 		st := &groupState{Time: now, Self: "a", Gossip: gossipOf(alive("a"), back("d", now, stab)), Raft: []raftServer{voter("a")}}
 		require.True(t, reconcileInput{groupState: st, Policy: policy()}.awaitingReturn())

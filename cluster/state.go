@@ -45,6 +45,9 @@ type serverState struct {
 	// the start of the current healthy streak (zero while unhealthy).
 	Healthy      bool
 	HealthySince time.Time
+	// UnhealthySince is the start of the current unhealthy streak (zero
+	// while healthy).
+	UnhealthySince time.Time
 }
 
 // statusReading is one status request of a round: the answer or the error,
@@ -167,6 +170,11 @@ func nextServer(old serverState, readings map[string]statusReading, id string, s
 		cur.HealthySince = old.HealthySince
 		if !old.Healthy || old.HealthySince.IsZero() {
 			cur.HealthySince = st.Time
+		}
+	} else {
+		cur.UnhealthySince = old.UnhealthySince
+		if old.Healthy || old.UnhealthySince.IsZero() {
+			cur.UnhealthySince = st.Time
 		}
 	}
 	return cur

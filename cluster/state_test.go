@@ -68,6 +68,8 @@ func TestBuildState(t *testing.T) {
 	require.Equal(t, uint64(100), b.Status.AppliedIndex)
 	require.False(t, b.Healthy)
 	require.True(t, b.HealthySince.IsZero())
+	require.Equal(t, t1, b.UnhealthySince)
+	require.True(t, cur.Server["c"].UnhealthySince.IsZero())
 
 	require.Equal(t, t0, cur.Server["c"].HealthySince, "an unbroken streak keeps its start")
 	require.Equal(t, errNotAsked, cur.Server["d"].Err)

@@ -267,8 +267,8 @@ func (n *Node) Close() error {
 	if state == stateClosed {
 		return nil
 	}
-	if state == stateStarted && n.cons != nil {
-		n.awaitHeirOnClose() // while the reconciler still runs
+	if state == stateStarted && n.cons != nil && n.ctx.Err() == nil {
+		n.awaitHeirOnClose() // while the reconciler still runs (not after Leave)
 	}
 	n.mu.Lock()
 	n.state = stateClosed

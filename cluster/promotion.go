@@ -116,8 +116,9 @@ func planHandover(st *groupState, p reconcilePolicy) (change, bool) {
 }
 
 // awaitingReturn reports whether a server other than Self is on its way back
-// to full strength and not there yet: an alive voter unhealthy for less than
-// the stabilization time, or a non-voter back on its own data (and not
+// to full strength and not there yet: a voter that is up (alive in gossip, or
+// answering its status request) but unhealthy for less than the
+// stabilization time, or a non-voter back on its own data (and not
 // flapping) less than the stabilization time ago, added to the configuration
 // or not, that is not yet promotable. The leader then looks again soon rather
 // than a ReconcileInterval later, so that Health and promotion follow the
@@ -130,11 +131,15 @@ func (in reconcileInput) awaitingReturn() bool {
 	for _, id := range sortedIDs(in.Gossip) {
 		g, s := in.Gossip[id], in.Server[id]
 		switch {
-		case id == in.Self || g.State != gossipAlive:
+		case id == in.Self:
 		case voters[id]:
-			if !s.Healthy && in.Time.Sub(s.UnhealthySince) < in.Policy.Stabilization {
+			// Up (alive in gossip, or answering even while gossip still
+			// settles on its new incarnation) but not healthy yet.
+			up := g.State == gossipAlive || s.Known
+			if up && !s.Healthy && in.Time.Sub(s.UnhealthySince) < in.Policy.Stabilization {
 				return true
 			}
+		case g.State != gossipAlive:
 		case in.returning(id) && in.Time.Sub(g.Returned) < in.Policy.Stabilization && in.promotable(id) == "":
 			return true
 		}

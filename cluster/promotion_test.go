@@ -223,6 +223,11 @@ func TestAwaitingReturn(t *testing.T) {
 		require.False(t, in.awaitingReturn(), "unhealthy for the stabilization time: back to the normal pace")
 		st.Server = map[string]serverState{"d": healthyAt(now)}
 		require.False(t, in.awaitingReturn())
+		st.Gossip["d"] = failed("d", now)
+		st.Server = map[string]serverState{"d": {Known: true, UnhealthySince: now.Add(-time.Second)}}
+		require.True(t, in.awaitingReturn(), "answering while gossip still settles")
+		st.Server = map[string]serverState{"d": {UnhealthySince: now.Add(-time.Second)}}
+		require.False(t, in.awaitingReturn(), "down")
 	})
 	t.Run("returned, not yet in the configuration", func(t *testing.T) {
 		st := &groupState{Time: now, Self: "a", Gossip: gossipOf(alive("a"), back("d", now, stab)), Raft: []raftServer{voter("a")}}

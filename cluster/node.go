@@ -254,9 +254,10 @@ func (n *Node) startServerLoops() {
 
 // Close stops the node without leaving: a server keeps its Raft seat, and a
 // restart with the same data dir returns as the same server. A voter first
-// gives a server that is back on its own data and catching up up to a second
-// to regain its voter seat; a leader then hands leadership to an up-to-date
-// voter (see [consensus.Node.Close]). Close is idempotent and returns once
+// gives a server that is back and catching up up to a second to become a
+// healthy voter again, so that the failure tolerance does not dip twice; a
+// leader then hands leadership to an up-to-date voter (see
+// [consensus.Node.Close]). Close is idempotent and returns once
 // every goroutine the node started has exited.
 func (n *Node) Close() error {
 	n.closeMu.Lock()

@@ -46,6 +46,10 @@ func TestSmoke(t *testing.T) {
 		lr, err := LeaderLeave(ctx, o)
 		require.NoError(t, err)
 		require.Len(t, lr.Pause, 1)
+		o.Dir = filepath.Join(dir, "close")
+		cr, err := LeaderClose(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, cr.Pause, 1)
 	})
 	t.Run("gossip", func(t *testing.T) {
 		o := GossipOptions{N: 3, Profile: cluster.ProfileLocal, Trials: 1}

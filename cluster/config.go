@@ -225,6 +225,7 @@ type serverSettings struct {
 const (
 	tagExpect  = membership.ReservedTagPrefix + "expect"
 	tagLeaving = membership.ReservedTagPrefix + "leaving"
+	tagHasData = membership.ReservedTagPrefix + "data" // started on Raft state of its own
 )
 
 func (c Config) validate() error {

@@ -166,6 +166,11 @@ func (h *eventHub) forward(mem <-chan membership.Event, lead <-chan consensus.Le
 // blocking.
 func (h *eventHub) publish(ev Event) {
 	h.subs.Publish(ev)
+	h.poke()
+}
+
+// poke asks the reconciler for a round, without blocking.
+func (h *eventHub) poke() {
 	select {
 	case h.wake <- struct{}{}:
 	default:

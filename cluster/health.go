@@ -24,7 +24,9 @@ type Health struct {
 	Voters        int
 	HealthyVoters int
 	// FailureTolerance is how many more voters may fail before the group
-	// loses its quorum.
+	// loses its quorum: healthy voters beyond a quorum of Voters. A
+	// non-voter's ServerHealth.NotVoterReason says why it does not add to
+	// it yet.
 	FailureTolerance int
 	// Servers describes each server of the configuration, sorted by ID.
 	Servers []ServerHealth
@@ -72,6 +74,13 @@ type ServerHealth struct {
 	Reason string
 	// Error says why the server could not be read, when Known is false.
 	Error string
+	// NotVoterReason says why a non-voter is not a voter yet, "" for a
+	// voter: "not alive"; "catching up" (not healthy); "stabilizing" (not
+	// yet healthy for ServerStabilizationTime; "stabilizing (flapping)" when
+	// it came back on its own data after too short a stay to skip that
+	// wait); "above MaxVoters" (every seat taken); "promotion pending" (the
+	// leader promotes it in its next round).
+	NotVoterReason string
 }
 
 // Health returns the group as this server saw it in its latest reconcile
@@ -97,7 +106,7 @@ func (n *Node) Health(ctx context.Context) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	return st.health(time.Now()), nil
+	return st.health(time.Now(), n.server.policy()), nil
 }
 
 // publishState makes st the state Health reads. Only the reconciler calls it.

@@ -33,9 +33,12 @@ type Node struct {
 	routes *router
 	events *eventHub
 
-	bootErr     atomic.Pointer[string] // why bootstrap is blocked, if it is
-	clientReady atomic.Bool            // a client reached a server once
-	counts      reconcileCounts        // for Stats
+	bootErr atomic.Pointer[string] // why bootstrap is blocked, if it is
+	// startedWithData: the server started on Raft state of its own. Set by
+	// Start before membership starts, read-only afterwards.
+	startedWithData bool
+	clientReady     atomic.Bool     // a client reached a server once
+	counts          reconcileCounts // for Stats
 
 	// group is the latest group state, written by the reconciler only;
 	// groupReady is closed when the first one is written.
@@ -180,6 +183,9 @@ func (n *Node) membershipConfig(rpcAddr string) membership.Config {
 // systemTags are the reserved gossip tags a server advertises.
 func (n *Node) systemTags(leaving bool) map[string]string {
 	tags := map[string]string{tagExpect: strconv.Itoa(n.server.BootstrapExpect)}
+	if n.startedWithData {
+		tags[tagHasData] = "1"
+	}
 	if leaving {
 		tags[tagLeaving] = "1"
 	}
@@ -224,6 +230,8 @@ func (n *Node) startParts(ctx context.Context) error {
 			return fmt.Errorf("cluster: start consensus: %w", err)
 		}
 		rpcAddr = n.cons.Addr()
+		has, err := n.cons.HasState()
+		n.startedWithData = err == nil && has
 	}
 	mem, err := membership.New(n.membershipConfig(rpcAddr))
 	if err != nil {
@@ -247,16 +255,25 @@ func (n *Node) startServerLoops() {
 }
 
 // Close stops the node without leaving: a server keeps its Raft seat, and a
-// restart with the same data dir returns as the same server. Close is
-// idempotent and returns once every goroutine the node started has exited.
+// restart with the same data dir returns as the same server. A voter first
+// gives a server that is back and catching up up to a second to become a
+// healthy voter again, so that the failure tolerance does not dip twice; a
+// leader then hands leadership to an up-to-date voter (see
+// [consensus.Node.Close]). Close is idempotent and returns once
+// every goroutine the node started has exited.
 func (n *Node) Close() error {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
 	n.mu.Lock()
-	if n.state == stateClosed {
-		n.mu.Unlock()
+	state := n.state
+	n.mu.Unlock()
+	if state == stateClosed {
 		return nil
 	}
+	if state == stateStarted && n.cons != nil && n.ctx.Err() == nil {
+		n.awaitHeirOnClose() // while the reconciler still runs (not after Leave)
+	}
+	n.mu.Lock()
 	n.state = stateClosed
 	n.mu.Unlock()
 	n.stopLoops()
@@ -285,9 +302,14 @@ func (n *Node) closeParts() error {
 	return errors.Join(errs...)
 }
 
-// Leave departs gracefully: a server that leads hands leadership over first,
-// then asks to be removed from the Raft configuration; then the node leaves
-// gossip, so peers record a departure rather than a failure; then it closes.
+// Leave departs gracefully. A voter first hands its seat to a caught-up
+// non-voter when there is one and the seats would otherwise fall below
+// MaxVoters, waiting (within ctx) until that promotion is committed; a
+// non-voter that is back on its own data and still catching up is waited
+// for, at most ServerStabilizationTime. A server that leads then hands
+// leadership over, and asks to be removed from the Raft configuration. Then
+// the node leaves gossip, so peers record a departure rather than a failure,
+// and closes.
 func (n *Node) Leave(ctx context.Context) error {
 	mem, err := n.membership()
 	if err != nil {
@@ -295,8 +317,9 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	var errs []error
 	if n.cons != nil {
-		// Stop reconciling first, so this server does not re-add itself,
-		// and tell the others it is leaving, so their leader does not either.
+		n.handOverSeat(ctx)
+		// Stop reconciling, so this server does not re-add itself, and
+		// tell the others it is leaving, so their leader does not either.
 		n.stopLoops()
 		errs = append(errs, mem.SetSystemTags(n.systemTags(true)))
 		errs = append(errs, n.cons.Leave(ctx))

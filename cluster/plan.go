@@ -44,6 +44,20 @@ type gossipServer struct {
 	Since    time.Time         // when it entered State
 	Expect   int               // its advertised BootstrapExpect (0: never bootstraps)
 	Member   membership.Status // gossip's own status; StatusNone when gossip does not know it
+	// HasData reports that the server advertises it started on Raft state
+	// of its own: a restart on its data dir, not a new server.
+	HasData bool
+	// FirstSeen reports that Since is only when this group state's history
+	// first saw the server, already in State: it entered State earlier.
+	FirstSeen bool
+	// Returned is when the server last came back alive after being away,
+	// as this group state's history saw it (zero: not seen coming back).
+	// LastStay is how long it had stayed alive before it went away that
+	// time; StayPartial that the history saw only part of that stay. All are
+	// filled in by buildState.
+	Returned    time.Time
+	LastStay    time.Duration
+	StayPartial bool
 }
 
 // raftServer is one entry of the Raft configuration.
@@ -100,15 +114,19 @@ func quorum(n int) int { return n/2 + 1 }
 
 // planReconcile returns the changes that bring the Raft configuration of st
 // in line with its gossip view, in the order they should be applied: address
-// updates, removals, additions, then suffrage changes.
+// updates, additions, promotions, removals, then demotions. Promotions come
+// before removals so that a leaving or dead voter's seat is filled before it
+// is given up: the voter count never dips when a non-voter can take over.
 func planReconcile(st *groupState, p reconcilePolicy) []change {
 	in := reconcileInput{groupState: st, Policy: p}
 	var out []change
 	out = append(out, planAddressUpdates(in)...)
 	removed := planRemovals(in)
-	out = append(out, removed...)
 	out = append(out, planAdditions(in)...)
-	out = append(out, planSuffrage(in, removedSet(removed))...)
+	promote, demote := planSuffrage(in, removedSet(removed))
+	out = append(out, promote...)
+	out = append(out, removed...)
+	out = append(out, demote...)
 	return out
 }
 
@@ -211,11 +229,11 @@ func (in reconcileInput) removable(s raftServer) (string, bool) {
 	return fmt.Sprintf("failed for %s", dead.Round(time.Millisecond)), true
 }
 
-// planSuffrage promotes alive non-voters that have been healthy for the
-// stabilization time while fewer than MaxVoters alive voters hold seats, and
+// planSuffrage promotes alive non-voters that may be promoted (see
+// promotable) while fewer than MaxVoters alive voters hold seats, and
 // demotes alive voters above MaxVoters. Seats are counted by gossip liveness,
 // so a voter that lags for a while does not cost it its seat.
-func planSuffrage(in reconcileInput, removed map[string]bool) []change {
+func planSuffrage(in reconcileInput, removed map[string]bool) (promote, demote []change) {
 	aliveVoters := 0
 	var candidates, extras []raftServer
 	for _, s := range sortedRaft(in.Raft) {
@@ -228,31 +246,23 @@ func planSuffrage(in reconcileInput, removed map[string]bool) []change {
 			if s.ID != in.Self {
 				extras = append(extras, s)
 			}
-		case in.stable(s.ID):
+		case in.promotable(s.ID) != "":
 			candidates = append(candidates, s)
 		}
 	}
-	var out []change
 	for _, s := range candidates {
 		if aliveVoters >= in.Policy.MaxVoters {
 			break
 		}
 		aliveVoters++
-		out = append(out, change{Op: opPromote, ID: s.ID, Addr: s.Addr, Reason: "caught up and stable"})
+		promote = append(promote, change{Op: opPromote, ID: s.ID, Addr: s.Addr, Reason: in.promotable(s.ID)})
 	}
 	for i := len(extras) - 1; i >= 0 && aliveVoters > in.Policy.MaxVoters; i-- {
 		aliveVoters--
-		out = append(out, change{Op: opDemote, ID: extras[i].ID, Addr: extras[i].Addr,
+		demote = append(demote, change{Op: opDemote, ID: extras[i].ID, Addr: extras[i].Addr,
 			Reason: fmt.Sprintf("more than %d voters", in.Policy.MaxVoters)})
 	}
-	return out
-}
-
-// stable reports whether the server has been healthy, by serverHealthy, for
-// at least the stabilization time.
-func (in reconcileInput) stable(id string) bool {
-	s, ok := in.Server[id]
-	return ok && s.Healthy && in.Time.Sub(s.HealthySince) >= in.Policy.Stabilization
+	return promote, demote
 }
 
 // planBootstrap decides whether a fresh server should bootstrap the group.

@@ -161,7 +161,7 @@ func TestPlanReconcile(t *testing.T) {
 				Raft:   []raftServer{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")},
 				Server: healthy("f"),
 			},
-			want: []string{"remove e", "promote f"},
+			want: []string{"promote f", "remove e"},
 		},
 		{
 			name: "healthy non-voter takes a dead voter's seat before the timeout",

@@ -45,21 +45,39 @@ func newReconciler(n *Node) *reconciler {
 
 // run reconciles on every membership event and every leader change (wake
 // has them, coalesced) and every ReconcileInterval, until ctx ends.
+//
+// While the leader waits for a returning server to catch up, or has just
+// changed the configuration, it runs the next round after followUpDelay
+// instead: a server back on its own data regains its seat within a round or
+// two of catching up, not a ReconcileInterval later.
 func (r *reconciler) run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(r.cfg.ReconcileInterval)
 	defer ticker.Stop()
+	followUp := time.NewTimer(time.Hour)
+	followUp.Stop()
+	defer followUp.Stop()
 	for {
-		r.round(ctx)
+		if r.round(ctx) {
+			followUp.Reset(r.followUpDelay())
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		case <-ticker.C:
+		case <-followUp.C:
 		}
 	}
 }
 
-func (r *reconciler) round(ctx context.Context) {
+// followUpDelay is how soon a round that asked for a follow-up is followed.
+func (r *reconciler) followUpDelay() time.Duration {
+	return min(r.cfg.ReconcileInterval, 200*time.Millisecond)
+}
+
+// round runs one reconcile round; it reports whether the next round should
+// come soon.
+func (r *reconciler) round(ctx context.Context) bool {
 	now := time.Now()
 	gossip := gossipServers(r.n.Members())
 	if !r.bootstrapDone {
@@ -68,17 +86,17 @@ func (r *reconciler) round(ctx context.Context) {
 	st, err := r.observe(ctx, now, gossip)
 	if err != nil {
 		r.logger.Debug("reconcile: no group state this round", "error", err)
-		return
+		return false
 	}
 	prev := r.state
 	r.state = st
 	r.n.publishState(st)
-	if st.leading() {
-		r.warnStuck(prev, st)
+	if !st.leading() {
+		return false
 	}
-	if st.leading() {
-		r.reconcile(ctx, st)
-	}
+	r.warnStuck(prev, st)
+	changed := r.reconcile(ctx, st)
+	return changed || (reconcileInput{groupState: st, Policy: r.cfg.policy()}).awaitingReturn()
 }
 
 // gossipServers returns what gossip says about every server; Since is left
@@ -97,7 +115,8 @@ func gossipServers(members []membership.Member) map[string]gossipServer {
 			st = gossipLeft // on its way out: never re-add it
 		}
 		expect, _ := strconv.Atoi(m.Tags[tagExpect])
-		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Expect: expect, Member: m.Status}
+		out[m.Name] = gossipServer{ID: m.Name, RaftAddr: m.RPCAddr, State: st, Expect: expect, Member: m.Status,
+			HasData: m.Tags[tagHasData] != ""}
 	}
 	return out
 }
@@ -276,20 +295,23 @@ func (r *reconciler) readStatuses(ctx context.Context, servers []raftServer, sel
 	return out
 }
 
-// reconcile plans from the round's state and applies the changes one by one.
-func (r *reconciler) reconcile(ctx context.Context, st *groupState) {
+// reconcile plans from the round's state and applies the changes one by one;
+// it reports whether it made any.
+func (r *reconciler) reconcile(ctx context.Context, st *groupState) bool {
 	plan := planReconcile(st, r.cfg.policy())
 	r.logger.Debug("reconcile round", "servers", len(st.Raft), "changes", len(plan), "gossip", fmtGossip(st.Gossip))
+	made := false
 	for _, c := range plan {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		r.apply(ctx, c)
+		made = r.apply(ctx, c) || made
 	}
+	return made
 }
 
-// apply carries out one planned change.
-func (r *reconciler) apply(ctx context.Context, c change) {
+// apply carries out one planned change and reports whether it succeeded.
+func (r *reconciler) apply(ctx context.Context, c change) bool {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	if c.Op == opAddNonVoter || c.Op == opUpdateAddr {
@@ -297,7 +319,7 @@ func (r *reconciler) apply(ctx context.Context, c change) {
 		// certificate proves.
 		if err := r.cons.VerifyServer(ctx, c.ID, c.Addr); err != nil {
 			r.warnOnce("reconcile: not giving " + c.ID + " a Raft seat: " + err.Error())
-			return
+			return false
 		}
 	}
 	var err error
@@ -320,9 +342,10 @@ func (r *reconciler) apply(ctx context.Context, c change) {
 	r.n.counts.done(c.Op, err)
 	if err != nil {
 		r.logger.Warn("reconcile: change failed", "change", c.String(), "error", err)
-		return
+		return false
 	}
 	r.logger.Info("reconcile: "+c.Op.String(), "server", c.ID, "addr", c.Addr, "reason", c.Reason)
+	return true
 }
 
 func fmtGossip(g map[string]gossipServer) string {

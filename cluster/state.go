@@ -51,6 +51,9 @@ type serverState struct {
 	// Progress is when the server was last seen applying: its applied index
 	// changed or had reached the group's commit index (zero: never read).
 	Progress time.Time
+	// UnhealthySince is the start of the current unhealthy streak (zero
+	// while healthy).
+	UnhealthySince time.Time
 }
 
 // statusReading is one status request of a round: the answer or the error,
@@ -130,15 +133,34 @@ func nextGossip(prev *groupState, in stateInput) map[string]gossipServer {
 		}
 	}
 	for id, g := range out {
-		g.Since = in.Time
+		g.Since, g.FirstSeen = in.Time, true
 		if prev != nil {
-			if p, ok := prev.Gossip[id]; ok && p.State == g.State {
-				g.Since = p.Since
+			if p, ok := prev.Gossip[id]; ok {
+				g = nextPresence(p, g, in.Time)
 			}
 		}
 		out[id] = g
 	}
 	return out
+}
+
+// nextPresence carries a server's gossip history from its previous entry p
+// to its current one g: the time it entered its state, when it last came
+// back alive, and how long it had stayed alive before it went away.
+func nextPresence(p, g gossipServer, now time.Time) gossipServer {
+	g.Returned, g.LastStay, g.StayPartial = p.Returned, p.LastStay, p.StayPartial
+	if p.State == g.State {
+		g.Since, g.FirstSeen = p.Since, p.FirstSeen
+		return g
+	}
+	g.FirstSeen = false
+	switch {
+	case g.State == gossipAlive:
+		g.Returned = now
+	case p.State == gossipAlive:
+		g.LastStay, g.StayPartial = now.Sub(p.Since), p.FirstSeen
+	}
+	return g
 }
 
 func nextServer(old serverState, readings map[string]statusReading, id string, st *groupState, p healthPolicy) serverState {
@@ -161,6 +183,11 @@ func nextServer(old serverState, readings map[string]statusReading, id string, s
 		cur.HealthySince = old.HealthySince
 		if !old.Healthy || old.HealthySince.IsZero() {
 			cur.HealthySince = st.Time
+		}
+	} else {
+		cur.UnhealthySince = old.UnhealthySince
+		if old.Healthy || old.UnhealthySince.IsZero() {
+			cur.UnhealthySince = st.Time
 		}
 	}
 	return cur
@@ -207,6 +234,16 @@ func (st *groupState) alive(id string) bool {
 	return ok && g.State == gossipAlive
 }
 
+// voter reports whether the server holds a voter seat.
+func (st *groupState) voter(id string) bool {
+	for _, s := range st.Raft {
+		if s.ID == id {
+			return s.Voter
+		}
+	}
+	return false
+}
+
 // fresh reports whether the server answered this round that it holds no
 // Raft state at all.
 func (st *groupState) fresh(id string) bool {
@@ -221,8 +258,10 @@ func (st *groupState) leading() bool {
 	return ok && s.Known && s.Status.State == consensus.StateLeader
 }
 
-// health summarises the state for Health, as seen at now.
-func (st *groupState) health(now time.Time) Health {
+// health summarises the state for Health, as seen at now by a server whose
+// reconciler follows p.
+func (st *groupState) health(now time.Time, p reconcilePolicy) Health {
+	in := reconcileInput{groupState: st, Policy: p}
 	h := Health{
 		Leader:         st.Leader,
 		Age:            now.Sub(st.Time),
@@ -231,6 +270,7 @@ func (st *groupState) health(now time.Time) Health {
 	}
 	for _, s := range st.Raft {
 		sh := st.serverHealth(s, now)
+		sh.NotVoterReason = in.notVoterReason(s)
 		if s.Voter {
 			h.Voters++
 			if sh.Healthy {

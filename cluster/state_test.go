@@ -68,6 +68,8 @@ func TestBuildState(t *testing.T) {
 	require.Equal(t, uint64(100), b.Status.AppliedIndex)
 	require.False(t, b.Healthy)
 	require.True(t, b.HealthySince.IsZero())
+	require.Equal(t, t1, b.UnhealthySince)
+	require.True(t, cur.Server["c"].UnhealthySince.IsZero())
 
 	require.Equal(t, t0, cur.Server["c"].HealthySince, "an unbroken streak keeps its start")
 	require.Equal(t, errNotAsked, cur.Server["d"].Err)
@@ -132,12 +134,12 @@ func TestStuckServerLeavesFailureTolerance(t *testing.T) {
 		}
 	}
 	st := buildState(nil, in(t0, 40, 40))
-	require.Equal(t, 1, st.health(t0).FailureTolerance)
+	require.Equal(t, 1, st.health(t0, policy()).FailureTolerance)
 	for i := 1; i <= 6; i++ { // the group commits on; b stays at 40
 		at := t0.Add(time.Duration(i) * time.Second)
 		st = buildState(st, in(at, 40, 40+uint64(i)))
 	}
-	h := st.health(st.Time)
+	h := st.health(st.Time, policy())
 	b := serverIn(t, h, "b")
 	require.False(t, b.Healthy)
 	require.Contains(t, b.Reason, "stuck: applied index 40 has not moved for 6s while the commit index is 46")
@@ -166,7 +168,7 @@ func TestHealthReportsUnknownServers(t *testing.T) {
 			"a": leaderReading(t0.Add(time.Second)), "b": unreachable(t0.Add(time.Second)), "c": unreachable(t0.Add(time.Second)),
 		},
 	})
-	h := st.health(t0.Add(3 * time.Second))
+	h := st.health(t0.Add(3*time.Second), policy())
 	require.Equal(t, 2*time.Second, h.Age)
 	require.Equal(t, 3, h.Voters)
 	require.Equal(t, 1, h.HealthyVoters)
@@ -220,7 +222,7 @@ func TestHealthAndPlanAgree(t *testing.T) {
 				"g": answered(50, now),                 // answers, but far behind
 			},
 		})
-		h := st.health(now)
+		h := st.health(now, policy())
 		byID := map[string]ServerHealth{}
 		for _, s := range h.Servers {
 			byID[s.Name] = s

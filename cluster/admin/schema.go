@@ -69,6 +69,11 @@ type ServerDoc struct {
 	// ReadAgeSeconds is the age of its latest reading, null if never read.
 	ReadAgeSeconds *float64   `json:"read_age_seconds"`
 	HealthySince   *time.Time `json:"healthy_since"`
+	// Reason says why the server is unhealthy; NotVoterReason why a
+	// non-voter has no voter seat yet (catching up, stabilizing, above
+	// MaxVoters, ...). Empty when not applicable.
+	Reason         string `json:"reason,omitempty"`
+	NotVoterReason string `json:"not_voter_reason,omitempty"`
 }
 
 // LeaderDoc is the leader as the answering node knows it; empty name when
@@ -183,6 +188,8 @@ func serverDoc(s cluster.ServerHealth, leader string) ServerDoc {
 		CommitIndex:        s.CommitIndex,
 		Lag:                s.Lag,
 		ReadAgeSeconds:     seconds(s.ReadAge),
+		Reason:             s.Reason,
+		NotVoterReason:     s.NotVoterReason,
 	}
 	if !s.HealthySince.IsZero() {
 		t := s.HealthySince.UTC()

@@ -94,6 +94,25 @@ func (c *Cluster) stopNode(i int) error {
 	}
 }
 
+// Shutdown closes node i without leaving, as a process does on SIGTERM
+// when it is not told to leave: a leader hands leadership over, the server
+// keeps its Raft seat and its data dir. [Cluster.Restart] brings it back.
+func (c *Cluster) Shutdown(i int) error {
+	c.rep.Helper()
+	return c.check(c.shutdown(i))
+}
+
+func (c *Cluster) shutdown(i int) error {
+	c.rep.Helper()
+	s, node, _, err := c.bringDown(i, "shutdown")
+	if err != nil {
+		return err
+	}
+	defer s.op.Unlock()
+	c.recordFault("shutdown %s", s.name)
+	return c.closeNode(s.name, node)
+}
+
 // Partition splits the network into groups of node indexes: traffic flows
 // only within a group. A node in no group is cut off from every other
 // node. It replaces an earlier partition; cuts and isolations stay.

@@ -142,8 +142,9 @@ func (p *proc) DumpLogs() {
 	}
 }
 
-// startCluster starts n processes that bootstrap together.
-func startCluster(t *testing.T, bin string, n int) []*proc {
+// startCluster starts n processes that bootstrap together, each with the
+// extra flags given.
+func startCluster(t *testing.T, bin string, n int, extra ...string) []*proc {
 	procs := make([]*proc, n)
 	var seeds []string
 	for i := range procs {
@@ -156,6 +157,7 @@ func startCluster(t *testing.T, bin string, n int) []*proc {
 				"-snapshot-threshold", "8", "-snapshot-interval", "100ms",
 			},
 		}
+		procs[i].extra = append(procs[i].extra, extra...)
 		seeds = append(seeds, procs[i].gossip)
 	}
 	for _, p := range procs {

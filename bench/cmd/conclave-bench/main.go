@@ -28,7 +28,7 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
-var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "flap", "detect", "pause", "heal", "footprint", "http"}
+var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http"}
 
 type options struct {
 	suites       map[string]bool
@@ -39,6 +39,7 @@ type options struct {
 	readCallers  []int
 	trials       int
 	leaveTrials  int
+	closeTrials  int
 	gossipTrials int
 	gossipN      []int
 	profiles     []string
@@ -75,6 +76,7 @@ func parseFlags() (options, error) {
 	readCallers := flag.String("read-callers", "1,64", "concurrent readers")
 	flag.IntVar(&o.trials, "trials", 20, "failover trials per profile")
 	flag.IntVar(&o.leaveTrials, "leave-trials", 5, "graceful leave trials per profile")
+	flag.IntVar(&o.closeTrials, "close-trials", 5, "leader Close trials per profile")
 	flag.IntVar(&o.gossipTrials, "gossip-trials", 3, "detection and heal trials per cluster size")
 	gossipN := flag.String("gossip-n", "3,10,30", "cluster sizes for detection, heal and footprint")
 	profiles := flag.String("profiles", "lan,fast,local", "failover configurations: lan, local, fast, wan (the cluster profiles), fastNNN (Local profile with heartbeat, election and lease of NNN ms)")
@@ -153,6 +155,7 @@ func run(o options) error {
 		fn   func(context.Context, options, string) error
 	}{
 		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
+		{"close", closeLeader},
 		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
 		{"footprint", footprint}, {"http", httpSuite},
 	}
@@ -297,6 +300,26 @@ func leave(ctx context.Context, o options, dir string) error {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s |\n", p, len(r.Pause), bench.FmtDur(r.Pause.Quantile(0.5)), bench.FmtDur(r.Pause.Max()), bench.FmtDur(r.Leave.Quantile(0.5)))
+	}
+	return nil
+}
+
+func closeLeader(ctx context.Context, o options, dir string) error {
+	fmt.Fprintf(o.out, "\n## Close of the leader (shutdown without leaving): longest write pause (writer on a follower)\n\n")
+	fmt.Fprintln(o.out, "| profile | trials | pause p50 | pause max | Close p50 | Close max |")
+	fmt.Fprintln(o.out, "|---|---:|---:|---:|---:|---:|")
+	for _, p := range o.profiles {
+		fo, err := failoverOptions(p, dir, o)
+		if err != nil {
+			return err
+		}
+		fo.Trials = o.closeTrials
+		r, err := bench.LeaderClose(ctx, fo)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s | %s |\n", p, len(r.Pause), bench.FmtDur(r.Pause.Quantile(0.5)),
+			bench.FmtDur(r.Pause.Max()), bench.FmtDur(r.Close.Quantile(0.5)), bench.FmtDur(r.Close.Max()))
 	}
 	return nil
 }

@@ -1,0 +1,268 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conclave-go/conclave/cluster"
+	"github.com/conclave-go/conclave/consensus"
+	"github.com/conclave-go/conclave/internal/testkit"
+)
+
+// The rolling-churn scenario: five servers under write load; one server at
+// a time either leaves gracefully or shuts down without leaving (half the
+// time the leader), stays away briefly, comes back on its data dir and is
+// waited for until ready, and the next step follows. Voters and failure
+// tolerance are sampled every 100 ms. By default the churn runs for
+// churnShort; CONCLAVE_CHURN=<duration> (e.g. 2m) sets it.
+
+const (
+	churnShort     = 20 * time.Second
+	churnStabilize = 3 * time.Second // longer than a step: only a fast return keeps the seats
+	churnSample    = 100 * time.Millisecond
+)
+
+func churnDuration(t *testing.T) time.Duration {
+	v := os.Getenv("CONCLAVE_CHURN")
+	if v == "" {
+		return churnShort
+	}
+	d, err := time.ParseDuration(v)
+	require.NoError(t, err, "CONCLAVE_CHURN must be a duration such as 2m")
+	return d
+}
+
+func TestRollingChurn(t *testing.T) {
+	d := churnDuration(t)
+	c := New(t, 5, testOpts(t, WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.Tuning.ServerStabilizationTime = churnStabilize
+	}))...)
+	c.WaitLeader()
+	require.NoError(t, c.poll("5 voters", func() (bool, string) { v := voterCount(c); return v == 5, "" }))
+
+	h := NewHistory()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.RunWorkload(ctx, h, Workload{Clients: 8}) })
+	defer func() { cancel(); wg.Wait() }()
+	mon := watchTolerance(c)
+
+	ch := &churn{t: t, c: c, back: make(map[int]time.Time)}
+	for _, i := range c.Servers() {
+		ch.back[i] = time.Now() // every server has just started
+	}
+	for end := time.Now().Add(d); time.Now().Before(end) && !t.Failed(); {
+		ch.step()
+	}
+	back := time.Now()
+	require.NoError(t, c.poll("5 voters after the churn", func() (bool, string) { return voterCount(c) == 5, "" }))
+	regained := time.Since(back)
+	low := mon.stop()
+
+	cancel()
+	wg.Wait()
+	ch.restartAll()
+	lead := c.WaitLeader()
+	require.NoError(t, h.ReadFinal(testkit.Context(t, 30*time.Second), c.Node(lead)))
+	r := c.Check(h)
+
+	t.Logf("churn for %v: %d steps (%d leaves, %d shutdowns, %d on the leader); lowest voters %d, lowest failure tolerance %d (%d samples, %d without a leader); 5 voters %v after the churn; longest Close %v, longest Leave %v; %s",
+		d, ch.steps, ch.leaves, ch.shutdowns, ch.onLeader, low.voters, low.tolerance, low.samples, low.leaderless,
+		regained.Round(time.Millisecond), ch.maxClose.Round(time.Millisecond), ch.maxLeave.Round(time.Millisecond), r)
+	require.True(t, r.Passed(), "history: %s", r)
+	require.GreaterOrEqual(t, low.voters, 4, "voters fell below 4: %s", low.fewest)
+	require.GreaterOrEqual(t, low.tolerance, 1, "failure tolerance fell below 1: %s", low.worst)
+	reconcile := 500 * time.Millisecond // ProfileLocal's ReconcileInterval
+	require.LessOrEqual(t, regained, 2*reconcile, "5 voters took longer than a reconcile round")
+	require.LessOrEqual(t, ch.maxClose, closeBound(), "a Close took longer than its bound")
+}
+
+// closeBound is what a server's Close may take on ProfileLocal: a handover
+// (one election timeout), the drain of operations in flight (two election
+// timeouts) and a second for the rest.
+func closeBound() time.Duration { return 3*500*time.Millisecond + time.Second }
+
+// churn takes one server at a time away and back.
+type churn struct {
+	t                                  *testing.T
+	c                                  *Cluster
+	steps, leaves, shutdowns, onLeader int
+	maxClose, maxLeave                 time.Duration
+	back                               map[int]time.Time // when each server was last back
+}
+
+// step takes one server away and back: the leader half the time, another
+// server otherwise; never one back for less than the stabilization time (a
+// rolling restart does not restart the same server twice in a row; a server
+// that does flap rightly waits for its seat).
+func (ch *churn) step() {
+	c := ch.c
+	oldest := time.Now()
+	for _, j := range c.Servers() {
+		if ch.back[j].Before(oldest) {
+			oldest = ch.back[j]
+		}
+	}
+	if wait := churnStabilize - time.Since(oldest); wait > 0 {
+		pause(wait) // no server has been back long enough yet
+	}
+	lead := c.WaitLeader()
+	var rested []int
+	for _, j := range c.Servers() {
+		if time.Since(ch.back[j]) >= churnStabilize {
+			rested = append(rested, j)
+		}
+	}
+	i := rested[c.Rand().IntN(len(rested))]
+	if c.Rand().IntN(2) == 0 && slices.Contains(rested, lead) {
+		i = lead
+	}
+	if i == lead {
+		ch.onLeader++
+	}
+	start := time.Now()
+	if c.Rand().IntN(2) == 0 {
+		require.NoError(ch.t, c.Stop(i))
+		ch.leaves++
+		ch.maxLeave = max(ch.maxLeave, time.Since(start))
+	} else {
+		require.NoError(ch.t, c.Shutdown(i))
+		ch.shutdowns++
+		ch.maxClose = max(ch.maxClose, time.Since(start))
+	}
+	ch.steps++
+	pause(200*time.Millisecond + time.Duration(c.Rand().IntN(600))*time.Millisecond)
+	require.NoError(ch.t, c.Restart(i))
+	require.NoError(ch.t, c.Node(i).WaitReady(testkit.Context(ch.t, 30*time.Second)))
+	ch.back[i] = time.Now()
+	pause(time.Duration(c.Rand().IntN(800)) * time.Millisecond)
+}
+
+// restartAll crashes every node and restarts it from its data dir.
+func (ch *churn) restartAll() {
+	c := ch.c
+	for i := range c.Len() {
+		c.Kill(i)
+	}
+	for i := range c.Len() {
+		c.Restart(i)
+	}
+	for i := range c.Len() {
+		c.WaitMembers(i, c.Len())
+	}
+}
+
+// pause lets the workload run for d: pacing, not synchronisation.
+func pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	<-t.C
+}
+
+// voterCount returns the number of voters in the leader's configuration, -1
+// without a leader.
+func voterCount(c *Cluster) int {
+	n := leaderNode(c)
+	if n == nil {
+		return -1
+	}
+	servers, err := n.Consensus().Configuration(context.Background())
+	if err != nil {
+		return -1
+	}
+	v := 0
+	for _, s := range servers {
+		if s.Suffrage == consensus.Voter {
+			v++
+		}
+	}
+	return v
+}
+
+// leaderNode returns a running server that believes it leads, or nil.
+func leaderNode(c *Cluster) *cluster.Node {
+	for _, n := range c.Nodes() {
+		if n != nil && n.IsServer() && n.Consensus().Status().State == consensus.StateLeader {
+			return n
+		}
+	}
+	return nil
+}
+
+// lows is the lowest voter count and failure tolerance a watch saw.
+type lows struct {
+	voters, tolerance, samples, leaderless int
+	worst, fewest                          string // the Health samples with the lowest tolerance and voters
+}
+
+// toleranceWatch samples the leader's Health and configuration.
+type toleranceWatch struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	low  lows
+}
+
+func watchTolerance(c *Cluster) *toleranceWatch {
+	w := &toleranceWatch{done: make(chan struct{}), low: lows{voters: 1 << 30, tolerance: 1 << 30}}
+	w.wg.Go(func() {
+		tick := time.NewTicker(churnSample)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-tick.C:
+				w.sample(c)
+			}
+		}
+	})
+	return w
+}
+
+func (w *toleranceWatch) sample(c *Cluster) {
+	n := leaderNode(c)
+	if n == nil {
+		w.low.leaderless++
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), churnSample)
+	defer cancel()
+	h, err := n.Health(ctx)
+	if err != nil || h.Leader.Name != n.Name() {
+		w.low.leaderless++
+		return
+	}
+	w.low.samples++
+	if h.Voters < w.low.voters {
+		w.low.voters, w.low.fewest = h.Voters, describeHealth(h)
+	}
+	if h.FailureTolerance < w.low.tolerance {
+		w.low.tolerance, w.low.worst = h.FailureTolerance, describeHealth(h)
+	}
+	if v := voterCount(c); v >= 0 {
+		w.low.voters = min(w.low.voters, v)
+	}
+}
+
+func (w *toleranceWatch) stop() lows {
+	close(w.done)
+	w.wg.Wait()
+	return w.low
+}
+
+// describeHealth summarises h for a failure message.
+func describeHealth(h cluster.Health) string {
+	s := fmt.Sprintf("age %v, %d voters, %d healthy:", h.Age.Round(time.Millisecond), h.Voters, h.HealthyVoters)
+	for _, sv := range h.Servers {
+		s += fmt.Sprintf(" %s(%s healthy=%v known=%v lag=%d contact=%v %s)", sv.Name, sv.Suffrage, sv.Healthy, sv.Known, sv.Lag,
+			sv.LastContact.Round(time.Millisecond), sv.NotVoterReason)
+	}
+	return s
+}

@@ -60,6 +60,34 @@
 //  4. Close on the subscription or on the Membership closes the channel;
 //     events still queued are discarded.
 //
+// # User events
+//
+// [Membership.Broadcast] sends a named event with a payload to every member;
+// [Membership.SubscribeUserEvents] receives them as [UserEvent]s, under the
+// same delivery contract as membership events (a separate subscription, as
+// the two streams have different types and consumers). Events travel by
+// gossip and are retransmitted, and every state exchange carries the
+// recent ones, so a member that missed the gossip gets them later; each
+// node drops duplicates by Lamport time, name and payload, so each event
+// reaches each subscription once. Name and payload are bounded by
+// [MaxMessageSize]: a larger event is refused with [ErrTooLarge], never
+// truncated. Events sent before a node first joined are not delivered to
+// it. With Tuning.EventCoalescePeriod, a burst of events of one name is
+// delivered as its latest event, counting the others in
+// [UserEvent.Coalesced].
+//
+// # Queries
+//
+// [Membership.Query] asks every alive member matching [QueryParams] (node
+// names, tag regular expressions) and streams their acks and responses as
+// they arrive ([QueryResult]); responders answer directly and, with a relay
+// factor, also through other members. A node answers queries with the
+// [QueryHandler] registered by [Membership.HandleQuery] for the name; a node
+// without one answers with an error matching [ErrNoHandler]. The query ends
+// when every expected member has acked and answered, at its timeout
+// (derived from the cluster size by default), or when the context ends;
+// [QueryResult.Missing] then names the members that did not answer.
+//
 // # Joining and healing
 //
 // Seeds are "host:port" or "host" (port [DefaultPort]); host names are

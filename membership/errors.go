@@ -39,6 +39,15 @@ var (
 	// ErrNoEncryption is returned by keyring operations on a node configured
 	// without encryption keys.
 	ErrNoEncryption = errors.New("membership: gossip encryption is not enabled")
+	// ErrTooLarge is wrapped when a user event, a query or a query response
+	// would exceed [MaxMessageSize]; nothing is sent or truncated.
+	ErrTooLarge = errors.New("membership: message too large")
+	// ErrInvalidArgument is wrapped when an event or query name, a filter or
+	// a parameter is not allowed.
+	ErrInvalidArgument = errors.New("membership: invalid argument")
+	// ErrNoHandler is matched by the error of a query response from a
+	// member that has no handler for the query's name.
+	ErrNoHandler = errors.New("membership: no query handler")
 )
 
 // NameConflictError reports that a node name is already held by a live

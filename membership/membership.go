@@ -40,6 +40,7 @@ type Membership struct {
 	network netx.Network
 	meta    *localMeta
 	hub     *hub
+	msgs    *messaging
 	lookup  func(ctx context.Context, host string) ([]string, error)
 
 	conflicts conflictLog
@@ -57,6 +58,8 @@ type Membership struct {
 	loopCtx    context.Context // cancelled to stop the background loops
 	loopCancel context.CancelFunc
 	loops      sync.WaitGroup
+	spawnMu    sync.Mutex // guards stopped; orders loops.Add with loops.Wait
+	stopped    bool
 	stopOnce   sync.Once
 	closeOnce  sync.Once
 	syncReq    chan struct{} // capacity 1: "run a join sync burst"
@@ -95,6 +98,7 @@ func New(cfg Config) (*Membership, error) {
 			return nil, errs.Wrap("Keys", fmt.Sprintf("%d keys", len(cfg.Keys)), err)
 		}
 	}
+	m.msgs = newMessaging(cfg, m.numAlive, mc.RetransmitMult)
 	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -182,6 +186,10 @@ func (m *Membership) launch() error {
 	m.loops.Add(2)
 	go m.maintainLoop()
 	go m.syncLoop()
+	if m.msgs.coal != nil {
+		m.loops.Add(1)
+		go m.coalesceLoop()
+	}
 	local := ml.LocalNode()
 	m.logger.Info("gossip started", "address", local.Address(), "profile", m.cfg.Profile.String())
 	return nil
@@ -252,15 +260,35 @@ func (m *Membership) shutdown() {
 		m.logger.Info("gossip stopped")
 	}
 	m.hub.close()
+	m.msgs.subs.Close()
 }
 
 // stopLoops cancels the background loops and waits for them. Shutting the
 // transport down also aborts any dial they are blocked in.
 func (m *Membership) stopLoops() {
 	m.stopOnce.Do(func() {
+		m.spawnMu.Lock()
+		m.stopped = true
+		m.spawnMu.Unlock()
 		m.loopCancel()
 		m.loops.Wait()
 	})
+}
+
+// spawn runs f in a goroutine that stopLoops waits for; it reports false,
+// without running f, once the loops are stopping.
+func (m *Membership) spawn(f func()) bool {
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if m.stopped {
+		return false
+	}
+	m.loops.Add(1)
+	go func() {
+		defer m.loops.Done()
+		f()
+	}()
+	return true
 }
 
 // Leave departs gracefully and closes the node. It sets a leaving flag in
@@ -357,6 +385,13 @@ func (m *Membership) Local() Member {
 // Subscription for the delivery contract.
 func (m *Membership) Subscribe(size int) *Subscription {
 	return m.hub.subscribe(size)
+}
+
+// numAlive returns the number of alive members, the local node included.
+func (m *Membership) numAlive() int {
+	var n int
+	m.hub.read(func(t *table) { n = len(t.withStatus(StatusAlive)) })
+	return n + 1
 }
 
 // alone reports whether no other member is alive.

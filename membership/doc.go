@@ -88,6 +88,13 @@
 // (derived from the cluster size by default), or when the context ends;
 // [QueryResult.Missing] then names the members that did not answer.
 //
+// # Network coordinates
+//
+// Every probe ack carries the responder's Vivaldi [Coordinate], and every
+// probe's round trip refines the prober's, as in Serf. [Membership.Coordinate],
+// [Membership.RTT] and [Membership.SortByDistance] use them, for example to
+// send to the nearest server.
+//
 // # Joining and healing
 //
 // Seeds are "host:port" or "host" (port [DefaultPort]); host names are

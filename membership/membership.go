@@ -41,6 +41,7 @@ type Membership struct {
 	meta    *localMeta
 	hub     *hub
 	msgs    *messaging
+	coords  *coords
 	lookup  func(ctx context.Context, host string) ([]string, error)
 
 	conflicts conflictLog
@@ -89,6 +90,7 @@ func New(cfg Config) (*Membership, error) {
 		network: netx.OrReal(cfg.Network),
 		meta:    meta,
 		hub:     newHub(cfg.Name),
+		coords:  newCoords(rand.Uint64()),
 		lookup:  net.DefaultResolver.LookupHost,
 		syncReq: make(chan struct{}, 1),
 	}
@@ -216,7 +218,7 @@ func (m *Membership) finishConfig(tr *transport) *memberlist.Config {
 	mc.Conflict = &conflictDelegate{m: m}
 	mc.Merge = &mergeDelegate{m: m}
 	mc.Alive = aliveDelegate{}
-	mc.Ping = nil
+	mc.Ping = &pingDelegate{m: m}
 	mc.Logger, mc.LogOutput = logadapt.StdLogger(m.logger, memberlistDemotions(tr.closing)), nil
 	// A name whose holder was declared failed may be taken over at once by
 	// a node at another address: a restart on a new address.

@@ -75,6 +75,13 @@ type Config struct {
 	// seeds in the background while it has no other alive member.
 	WaitForJoin bool
 
+	// SnapshotPath, when set, is a file where the node records the members
+	// it knows and whether it left on purpose, rewritten after every change.
+	// At New, the recorded members are added to Seeds, so a restarted node
+	// rejoins its cluster even if no configured seed is alive; after a
+	// Leave they are not. Its directory must exist.
+	SnapshotPath string
+
 	// Profile selects timing defaults; zero is LAN.
 	Profile Profile
 

@@ -116,6 +116,11 @@
 // seeds while any member is failed; the first exchange that gets through
 // merges the halves.
 //
+// With [Config.SnapshotPath], the node records the members it knows in a
+// file and adds them to its seeds at the next start, so it rejoins even if
+// no configured seed is alive; a node that left with [Membership.Leave] does
+// not rejoin them.
+//
 // # Metadata and tags
 //
 // Each node advertises its [Role], its RPC address, the membership

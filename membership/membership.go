@@ -73,6 +73,16 @@ func New(cfg Config) (*Membership, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.SnapshotPath != "" {
+		seeds, err := snapshotSeeds(cfg.SnapshotPath, cfg.Name)
+		if err != nil && !errors.Is(err, errBadSnapshot) {
+			return nil, errs.Wrap("SnapshotPath", cfg.SnapshotPath, err)
+		}
+		if err != nil {
+			logadapt.OrDiscard(cfg.Logger).Warn("ignoring a malformed member snapshot", "component", "membership", "node", cfg.Name, "error", err)
+		}
+		cfg.Seeds = append(cfg.Seeds, seeds...)
+	}
 	mc, timing := buildMemberlistConfig(cfg)
 	if err := validateEffective(timing); err != nil {
 		return nil, err
@@ -179,10 +189,21 @@ func (m *Membership) launch() error {
 	if err != nil {
 		return err
 	}
+	var snapSub *Subscription
+	if m.cfg.SnapshotPath != "" {
+		snapSub = m.hub.subscribe(64)
+	}
 	ml, err := memberlist.Create(m.finishConfig(tr))
 	if err != nil {
 		_ = tr.Shutdown()
+		if snapSub != nil {
+			snapSub.Close()
+		}
 		return fmt.Errorf("membership: start memberlist: %w", err)
+	}
+	if snapSub != nil {
+		m.loops.Add(1)
+		go m.snapshotLoop(snapSub)
 	}
 	m.ml, m.tr, m.state = ml, tr, stateRunning
 	m.loops.Add(2)
@@ -314,6 +335,9 @@ func (m *Membership) Leave(ctx context.Context) error {
 	}
 	defer m.Close()
 	m.stopLoops()
+	if m.cfg.SnapshotPath != "" {
+		m.saveSnapshot(true)
+	}
 	timeout := m.timing.StreamTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(d)), time.Millisecond)

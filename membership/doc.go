@@ -136,7 +136,10 @@
 //
 // [Config.Keys] turns on memberlist's AES-GCM encryption and authentication
 // of all gossip; [Membership.InstallKey], [Membership.UseKey] and
-// [Membership.RemoveKey] rotate keys (run each step on every node). A
+// [Membership.RemoveKey] rotate keys on the local node;
+// [Membership.KeyManager] runs each step on every member through queries
+// and reports, per member, what failed (a member refuses to remove its
+// primary key). A
 // [Config.Label] keeps clusters that share a network apart. A node with no
 // key, a wrong key or another label cannot join: Join and Start report why.
 // Encryption does not protect against replay or against a node that holds the

@@ -111,6 +111,7 @@ func New(cfg Config) (*Membership, error) {
 		}
 	}
 	m.msgs = newMessaging(cfg, m.numAlive, mc.RetransmitMult)
+	m.msgs.queries.internal = m.keyHandlers()
 	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
 	return m, nil
 }

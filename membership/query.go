@@ -77,11 +77,15 @@ func (e *RemoteError) Is(target error) bool { return e.noHandler && target == Er
 // HandleQuery registers h to answer the queries named name on this node,
 // replacing any previous handler; a nil h removes it. A member that
 // receives a query it has no handler for answers with an error matching
-// ErrNoHandler. It may be called before Start.
+// ErrNoHandler. It may be called before Start. Names starting with
+// "_conclave/" are Conclave's own: registering one has no effect.
 func (m *Membership) HandleQuery(name string, h QueryHandler) {
 	q := &m.msgs.queries
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if isInternalQuery(name) {
+		return
+	}
 	if h == nil {
 		delete(q.handlers, name)
 		return
@@ -152,6 +156,7 @@ type queries struct {
 	mu       sync.Mutex // guards pending, handlers, running, answered
 	pending  map[uint64]*QueryResult
 	handlers map[string]QueryHandler
+	internal map[string]QueryHandler // Conclave's own; never changed after New
 	running  int
 	answered answers
 }
@@ -170,6 +175,13 @@ func (m *Membership) Query(ctx context.Context, name string, payload []byte, par
 	if err := checkMsgName("query", name); err != nil {
 		return nil, err
 	}
+	if isInternalQuery(name) {
+		return nil, fmt.Errorf("%w: query names starting with %q are reserved", ErrInvalidArgument, internalQueryPrefix)
+	}
+	return m.query(ctx, name, payload, params)
+}
+
+func (m *Membership) query(ctx context.Context, name string, payload []byte, params QueryParams) (*QueryResult, error) {
 	filters, err := checkQueryParams(params)
 	if err != nil {
 		return nil, err
@@ -456,7 +468,10 @@ func (m *Membership) takeHandler(name string) (QueryHandler, bool) {
 	q := &m.msgs.queries
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	h, ok := q.handlers[name]
+	h, ok := q.internal[name]
+	if !ok {
+		h, ok = q.handlers[name]
+	}
 	if !ok {
 		return nil, true
 	}

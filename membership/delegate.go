@@ -43,6 +43,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 		d.m.handleResponse(*msg.response)
 	case msg.relay != nil:
 		d.m.handleRelay(*msg.relay)
+	case msg.leave != nil:
+		d.m.handleForceLeave(*msg.leave, b)
 	}
 }
 

@@ -116,6 +116,10 @@
 // seeds while any member is failed; the first exchange that gets through
 // merges the halves.
 //
+// [Membership.ForceLeave] moves a failed member to left on every member at
+// once (and with prune forgets it), instead of retrying it until
+// Tuning.ReconnectTimeout.
+//
 // With [Config.SnapshotPath], the node records the members it knows in a
 // file and adds them to its seeds at the next start, so it rejoins even if
 // no configured seed is alive; a node that left with [Membership.Leave] does

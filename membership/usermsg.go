@@ -44,7 +44,38 @@ const (
 	// msgQueryRetry is a query sent again, directly, to a member that has
 	// not answered: one that already did answers again.
 	msgQueryRetry
+	msgForceLeave
 )
+
+// forceLeaveMsg moves a failed member to left everywhere (and with Prune,
+// forgets it).
+type forceLeaveMsg struct {
+	LTime uint64
+	Name  string
+	Prune bool
+}
+
+func (f forceLeaveMsg) encode() []byte {
+	b := []byte{byte(msgForceLeave)}
+	b = wire.AppendUint64(b, f.LTime)
+	b = wire.AppendString(b, f.Name)
+	if f.Prune {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func decodeForceLeave(d *wire.Decoder) forceLeaveMsg {
+	f := forceLeaveMsg{LTime: d.Uint64("force-leave ltime"), Name: msgName(d, "force-leave member")}
+	switch d.Uint8("prune") {
+	case 0:
+	case 1:
+		f.Prune = true
+	default:
+		d.Failf("prune flag")
+	}
+	return f
+}
 
 // eventMsg is a user event.
 type eventMsg struct {
@@ -203,6 +234,7 @@ type decodedMsg struct {
 	retry    bool // the query is a msgQueryRetry
 	response *responseMsg
 	relay    *relayMsg
+	leave    *forceLeaveMsg
 }
 
 // decodeMsg decodes a user message strictly: known kind, every field
@@ -229,6 +261,9 @@ func decodeMsg(b []byte) (decodedMsg, error) {
 	case msgRelay:
 		r := decodeRelay(&d)
 		out.relay = &r
+	case msgForceLeave:
+		f := decodeForceLeave(&d)
+		out.leave = &f
 	default:
 		return decodedMsg{}, fmt.Errorf("%w: unknown kind %d", errBadMessage, b[0])
 	}

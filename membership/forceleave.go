@@ -55,7 +55,7 @@ func (m *Membership) handleForceLeave(f forceLeaveMsg, raw []byte) {
 	if !fresh {
 		return
 	}
-	ms.broadcasts.QueueBroadcast(rawBroadcast(raw))
+	ms.queueBroadcast(raw)
 	var applied []Event
 	m.hub.change(func(t *table, now time.Time) []Event {
 		applied = t.forceLeave(f.Name, f.Prune, now)

@@ -443,7 +443,7 @@ func (m *Membership) handleQuery(q queryMsg, raw []byte, retry bool) {
 		return
 	}
 	if !retry {
-		ms.broadcasts.QueueBroadcast(rawBroadcast(raw))
+		ms.queueBroadcast(raw)
 	}
 	tags := m.meta.current().Tags
 	if !matchesQuery(m.cfg.Name, tags, q.FilterNodes, compileFilters(q.FilterTags)) {

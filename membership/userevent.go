@@ -134,7 +134,7 @@ func (m *Membership) handleEvent(e eventMsg, raw []byte) {
 	if old {
 		return // sent before this node joined
 	}
-	ms.broadcasts.QueueBroadcast(rawBroadcast(raw))
+	ms.queueBroadcast(raw)
 	ev := UserEvent{Name: e.Name, Payload: e.Payload, LTime: e.LTime, Coalesced: 1}
 	if ms.coal == nil {
 		ms.subs.Publish(ev)
@@ -171,6 +171,19 @@ func (m *Membership) coalesceLoop() {
 			wait = max(time.Until(next), time.Millisecond)
 		}
 		timer.Reset(wait)
+	}
+}
+
+// maxBroadcastQueue bounds the messages waiting to be gossiped; beyond it
+// the ones retransmitted most are dropped (the push-pull state still
+// carries the events).
+const maxBroadcastQueue = 4096
+
+// queueBroadcast queues raw for gossip, keeping the queue bounded.
+func (ms *messaging) queueBroadcast(raw []byte) {
+	ms.broadcasts.QueueBroadcast(rawBroadcast(raw))
+	if ms.broadcasts.NumQueued() > maxBroadcastQueue {
+		ms.broadcasts.Prune(maxBroadcastQueue)
 	}
 }
 

@@ -110,7 +110,7 @@ func New(cfg Config) (*Membership, error) {
 			return nil, errs.Wrap("Keys", fmt.Sprintf("%d keys", len(cfg.Keys)), err)
 		}
 	}
-	m.msgs = newMessaging(cfg, m.numAlive, mc.RetransmitMult)
+	m.msgs = newMessaging(cfg, m.numAlive, userRetransmitFactor*mc.RetransmitMult)
 	m.msgs.queries.internal = m.keyHandlers()
 	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
 	return m, nil

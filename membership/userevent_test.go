@@ -229,3 +229,23 @@ func TestBroadcastRecoveredByPushPull(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, func() bool { return len(rec.snapshot()) == 2 }, "and the next one")
 	require.Equal(t, "missed", rec.snapshot()[0].Name)
 }
+
+// TestBroadcastBeforeJoinNotDelivered checks that a node joining later is
+// not handed the events sent before it joined (they travel in push-pull
+// state), but gets the later ones.
+func TestBroadcastBeforeJoinNotDelivered(t *testing.T) {
+	first := startNode(t, testConfig(t, "node-0"))
+	require.NoError(t, first.Broadcast("old", nil))
+	cfg := testConfig(t, "node-1")
+	cfg.Seeds, cfg.WaitForJoin = []string{first.Local().Address()}, true
+	late, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = late.Close() })
+	sub := late.SubscribeUserEvents(0)
+	rec := recordUser(sub)
+	require.NoError(t, late.Start(testkit.Context(t, 10*time.Second)))
+	require.NoError(t, first.Broadcast("new", nil))
+	testkit.WaitFor(t, 10*time.Second, func() bool { return len(rec.snapshot()) > 0 }, "the later event")
+	require.Equal(t, "new", rec.snapshot()[0].Name)
+	require.Len(t, rec.snapshot(), 1)
+}

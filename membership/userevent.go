@@ -50,7 +50,9 @@ func (s *UserEventSubscription) Close() { s.q.Close() }
 // SubscribeUserEvents returns a subscription to user events with a queue of
 // size events (1024 when size <= 0). It may be called before Start. Each
 // event reaches each subscription once, including the events the local
-// node broadcasts.
+// node broadcasts. Events arrive in the order they reach the node, which
+// may differ from the order they were sent; LTime orders an event after
+// every event its sender had seen.
 func (m *Membership) SubscribeUserEvents(size int) *UserEventSubscription {
 	return &UserEventSubscription{q: m.msgs.subs.Subscribe(size)}
 }

@@ -75,6 +75,13 @@ type Config struct {
 	// seeds in the background while it has no other alive member.
 	WaitForJoin bool
 
+	// SnapshotPath, when set, is a file where the node records the members
+	// it knows and whether it left on purpose, rewritten after every change.
+	// At New, the recorded members are added to Seeds, so a restarted node
+	// rejoins its cluster even if no configured seed is alive; after a
+	// Leave they are not. Its directory must exist.
+	SnapshotPath string
+
 	// Profile selects timing defaults; zero is LAN.
 	Profile Profile
 
@@ -118,6 +125,16 @@ type Tuning struct {
 	// Events, Conflict, Merge, Alive, Ping, Logger, LogOutput and
 	// DeadNodeReclaimTime.
 	Memberlist *memberlist.Config
+
+	// EventCoalescePeriod, when positive, merges bursts of user events of
+	// one name: an event is held until no event of its name arrived for
+	// EventQuietPeriod, or for at most EventCoalescePeriod, and then only
+	// the latest of the burst is delivered (UserEvent.Coalesced counts the
+	// events it stands for). Zero delivers every event at once.
+	EventCoalescePeriod time.Duration
+	// EventQuietPeriod is the quiet time that ends a burst; zero or more than
+	// EventCoalescePeriod means EventCoalescePeriod.
+	EventQuietPeriod time.Duration
 }
 
 // withDefaults fills the fields whose zero value means a default.
@@ -170,6 +187,8 @@ func (c Config) validate() error {
 		validateKeys(c.Keys),
 		validateLabel(c.Label),
 		validateMemberlist(c.Tuning.Memberlist),
+		validateNonNegative("Tuning.EventCoalescePeriod", c.Tuning.EventCoalescePeriod),
+		validateNonNegative("Tuning.EventQuietPeriod", c.Tuning.EventQuietPeriod),
 	}
 	if _, err := c.meta(c.Tags, c.SystemTags).encode(); err != nil {
 		problems = append(problems, errs.Wrap("Tags", fmt.Sprintf("%d tags", len(c.Tags)), fmt.Errorf("role, RPCAddr, Tags and SystemTags must encode to at most %d bytes: %w", MetaMaxSize, err)))
@@ -183,6 +202,13 @@ func (c Config) meta(tags, system map[string]string) nodeMeta {
 	maps.Copy(all, tags)
 	maps.Copy(all, system)
 	return nodeMeta{Role: c.Role, Protocol: ProtocolVersion, RPCAddr: c.RPCAddr, Tags: all}
+}
+
+func validateNonNegative(field string, d time.Duration) error {
+	if d < 0 {
+		return fieldError(field, d, "zero or more")
+	}
+	return nil
 }
 
 func validateName(name string) error {

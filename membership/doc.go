@@ -60,6 +60,41 @@
 //  4. Close on the subscription or on the Membership closes the channel;
 //     events still queued are discarded.
 //
+// # User events
+//
+// [Membership.Broadcast] sends a named event with a payload to every member;
+// [Membership.SubscribeUserEvents] receives them as [UserEvent]s, under the
+// same delivery contract as membership events (a separate subscription, as
+// the two streams have different types and consumers). Events travel by
+// gossip and are retransmitted, and every state exchange carries the
+// recent ones, so a member that missed the gossip gets them later; each
+// node drops duplicates by Lamport time, name and payload, so each event
+// reaches each subscription once. Name and payload are bounded by
+// [MaxMessageSize]: a larger event is refused with [ErrTooLarge], never
+// truncated. Events sent before a node first joined are not delivered to
+// it. With Tuning.EventCoalescePeriod, a burst of events of one name is
+// delivered as its latest event, counting the others in
+// [UserEvent.Coalesced].
+//
+// # Queries
+//
+// [Membership.Query] asks every alive member matching [QueryParams] (node
+// names, tag regular expressions) and streams their acks and responses as
+// they arrive ([QueryResult]); responders answer directly and, with a relay
+// factor, also through other members. A node answers queries with the
+// [QueryHandler] registered by [Membership.HandleQuery] for the name; a node
+// without one answers with an error matching [ErrNoHandler]. The query ends
+// when every expected member has acked and answered, at its timeout
+// (derived from the cluster size by default), or when the context ends;
+// [QueryResult.Missing] then names the members that did not answer.
+//
+// # Network coordinates
+//
+// Every probe ack carries the responder's Vivaldi [Coordinate], and every
+// probe's round trip refines the prober's, as in Serf. [Membership.Coordinate],
+// [Membership.RTT] and [Membership.SortByDistance] use them, for example to
+// send to the nearest server.
+//
 // # Joining and healing
 //
 // Seeds are "host:port" or "host" (port [DefaultPort]); host names are
@@ -81,6 +116,15 @@
 // seeds while any member is failed; the first exchange that gets through
 // merges the halves.
 //
+// [Membership.ForceLeave] moves a failed member to left on every member at
+// once (and with prune forgets it), instead of retrying it until
+// Tuning.ReconnectTimeout.
+//
+// With [Config.SnapshotPath], the node records the members it knows in a
+// file and adds them to its seeds at the next start, so it rejoins even if
+// no configured seed is alive; a node that left with [Membership.Leave] does
+// not rejoin them.
+//
 // # Metadata and tags
 //
 // Each node advertises its [Role], its RPC address, the membership
@@ -96,7 +140,10 @@
 //
 // [Config.Keys] turns on memberlist's AES-GCM encryption and authentication
 // of all gossip; [Membership.InstallKey], [Membership.UseKey] and
-// [Membership.RemoveKey] rotate keys (run each step on every node). A
+// [Membership.RemoveKey] rotate keys on the local node;
+// [Membership.KeyManager] runs each step on every member through queries
+// and reports, per member, what failed (a member refuses to remove its
+// primary key). A
 // [Config.Label] keeps clusters that share a network apart. A node with no
 // key, a wrong key or another label cannot join: Join and Start report why.
 // Encryption does not protect against replay or against a node that holds the

@@ -42,8 +42,17 @@ var (
 	// ErrUnknownMember is wrapped by ForceLeave for a name the member list
 	// does not hold.
 	ErrUnknownMember = errors.New("membership: unknown member")
-	// ErrNotFailed is wrapped by ForceLeave for a member that is not failed.
+	// ErrNotFailed is wrapped by ForceLeave for a member that is alive.
 	ErrNotFailed = errors.New("membership: member is not failed")
+	// ErrTooLarge is wrapped when a user event, a query or a query response
+	// would exceed [MaxMessageSize]; nothing is sent or truncated.
+	ErrTooLarge = errors.New("membership: message too large")
+	// ErrInvalidArgument is wrapped when an event or query name, a filter or
+	// a parameter is not allowed.
+	ErrInvalidArgument = errors.New("membership: invalid argument")
+	// ErrNoHandler is matched by the error of a query response from a
+	// member that has no handler for the query's name.
+	ErrNoHandler = errors.New("membership: no query handler")
 )
 
 // NameConflictError reports that a node name is already held by a live

@@ -10,7 +10,8 @@ import (
 // Gossip encryption keys are rotated one node at a time, in three steps run
 // on every node: InstallKey(new) everywhere, then UseKey(new) everywhere,
 // then RemoveKey(old) everywhere. Between the steps every node can decrypt
-// what every other node sends. Keys are not distributed by gossip.
+// what every other node sends. KeyManager runs each step on every member
+// through queries (keymanager.go).
 
 // InstallKey adds key (16, 24 or 32 bytes) to the keyring, for decryption.
 // Installing a key that is present does nothing.

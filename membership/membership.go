@@ -40,6 +40,8 @@ type Membership struct {
 	network netx.Network
 	meta    *localMeta
 	hub     *hub
+	msgs    *messaging
+	coords  *coords
 	lookup  func(ctx context.Context, host string) ([]string, error)
 
 	conflicts conflictLog
@@ -57,6 +59,8 @@ type Membership struct {
 	loopCtx    context.Context // cancelled to stop the background loops
 	loopCancel context.CancelFunc
 	loops      sync.WaitGroup
+	spawnMu    sync.Mutex // guards stopped; orders loops.Add with loops.Wait
+	stopped    bool
 	stopOnce   sync.Once
 	closeOnce  sync.Once
 	syncReq    chan struct{} // capacity 1: "run a join sync burst"
@@ -68,6 +72,16 @@ func New(cfg Config) (*Membership, error) {
 	cfg = cfg.clone().withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.SnapshotPath != "" {
+		seeds, err := snapshotSeeds(cfg.SnapshotPath, cfg.Name)
+		if err != nil && !errors.Is(err, errBadSnapshot) {
+			return nil, errs.Wrap("SnapshotPath", cfg.SnapshotPath, err)
+		}
+		if err != nil {
+			logadapt.OrDiscard(cfg.Logger).Warn("ignoring a malformed member snapshot", "component", "membership", "node", cfg.Name, "error", err)
+		}
+		cfg.Seeds = append(cfg.Seeds, seeds...)
 	}
 	mc, timing := buildMemberlistConfig(cfg)
 	if err := validateEffective(timing); err != nil {
@@ -86,6 +100,7 @@ func New(cfg Config) (*Membership, error) {
 		network: netx.OrReal(cfg.Network),
 		meta:    meta,
 		hub:     newHub(cfg.Name),
+		coords:  newCoords(rand.Uint64()),
 		lookup:  net.DefaultResolver.LookupHost,
 		syncReq: make(chan struct{}, 1),
 	}
@@ -95,6 +110,8 @@ func New(cfg Config) (*Membership, error) {
 			return nil, errs.Wrap("Keys", fmt.Sprintf("%d keys", len(cfg.Keys)), err)
 		}
 	}
+	m.msgs = newMessaging(cfg, m.numAlive, userRetransmitFactor*mc.RetransmitMult)
+	m.msgs.queries.internal = m.keyHandlers()
 	m.loopCtx, m.loopCancel = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -173,15 +190,30 @@ func (m *Membership) launch() error {
 	if err != nil {
 		return err
 	}
+	var snapSub *Subscription
+	if m.cfg.SnapshotPath != "" {
+		snapSub = m.hub.subscribe(64)
+	}
 	ml, err := memberlist.Create(m.finishConfig(tr))
 	if err != nil {
 		_ = tr.Shutdown()
+		if snapSub != nil {
+			snapSub.Close()
+		}
 		return fmt.Errorf("membership: start memberlist: %w", err)
+	}
+	if snapSub != nil {
+		m.loops.Add(1)
+		go m.snapshotLoop(snapSub)
 	}
 	m.ml, m.tr, m.state = ml, tr, stateRunning
 	m.loops.Add(2)
 	go m.maintainLoop()
 	go m.syncLoop()
+	if m.msgs.coal != nil {
+		m.loops.Add(1)
+		go m.coalesceLoop()
+	}
 	local := ml.LocalNode()
 	m.logger.Info("gossip started", "address", local.Address(), "profile", m.cfg.Profile.String())
 	return nil
@@ -208,7 +240,7 @@ func (m *Membership) finishConfig(tr *transport) *memberlist.Config {
 	mc.Conflict = &conflictDelegate{m: m}
 	mc.Merge = &mergeDelegate{m: m}
 	mc.Alive = aliveDelegate{}
-	mc.Ping = nil
+	mc.Ping = &pingDelegate{m: m}
 	mc.Logger, mc.LogOutput = logadapt.StdLogger(m.logger, memberlistDemotions(tr.closing)), nil
 	// A name whose holder was declared failed may be taken over at once by
 	// a node at another address: a restart on a new address.
@@ -252,15 +284,35 @@ func (m *Membership) shutdown() {
 		m.logger.Info("gossip stopped")
 	}
 	m.hub.close()
+	m.msgs.subs.Close()
 }
 
 // stopLoops cancels the background loops and waits for them. Shutting the
 // transport down also aborts any dial they are blocked in.
 func (m *Membership) stopLoops() {
 	m.stopOnce.Do(func() {
+		m.spawnMu.Lock()
+		m.stopped = true
+		m.spawnMu.Unlock()
 		m.loopCancel()
 		m.loops.Wait()
 	})
+}
+
+// spawn runs f in a goroutine that stopLoops waits for; it reports false,
+// without running f, once the loops are stopping.
+func (m *Membership) spawn(f func()) bool {
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if m.stopped {
+		return false
+	}
+	m.loops.Add(1)
+	go func() {
+		defer m.loops.Done()
+		f()
+	}()
+	return true
 }
 
 // Leave departs gracefully and closes the node. It sets a leaving flag in
@@ -284,6 +336,9 @@ func (m *Membership) Leave(ctx context.Context) error {
 	}
 	defer m.Close()
 	m.stopLoops()
+	if m.cfg.SnapshotPath != "" {
+		m.saveSnapshot(true)
+	}
 	timeout := m.timing.StreamTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(d)), time.Millisecond)
@@ -357,6 +412,13 @@ func (m *Membership) Local() Member {
 // Subscription for the delivery contract.
 func (m *Membership) Subscribe(size int) *Subscription {
 	return m.hub.subscribe(size)
+}
+
+// numAlive returns the number of alive members, the local node included.
+func (m *Membership) numAlive() int {
+	var n int
+	m.hub.read(func(t *table) { n = len(t.withStatus(StatusAlive)) })
+	return n + 1
 }
 
 // alone reports whether no other member is alive.

@@ -95,9 +95,14 @@ func pickReconnect(failed []Member, intn func(int) int) (Member, bool) {
 // reap forgets members whose timeouts passed.
 func (m *Membership) reap() {
 	failedTTL, leftTTL := m.timing.ReconnectTimeout, m.timing.TombstoneTimeout
+	var reaped []Event
 	m.hub.change(func(t *table, now time.Time) []Event {
-		return t.reap(now, failedTTL, leftTTL)
+		reaped = t.reap(now, failedTTL, leftTTL)
+		return reaped
 	})
+	for _, ev := range reaped {
+		m.coords.forget(ev.Member.Name)
+	}
 }
 
 // randFloat returns a number in [0, 1) for jitter.

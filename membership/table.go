@@ -93,6 +93,25 @@ func (t *table) reap(now time.Time, failedTTL, leftTTL time.Duration) []Event {
 	return evs
 }
 
+// forceLeave marks a failed member left and, with prune, forgets a failed
+// or left member at once. Alive members and the local node are untouched.
+func (t *table) forceLeave(name string, prune bool, now time.Time) []Event {
+	e, ok := t.entries[name]
+	if !ok || name == t.local || e.member.Status == StatusAlive {
+		return nil
+	}
+	var evs []Event
+	if e.member.Status == StatusFailed {
+		e.member.Status, e.since = StatusLeft, now
+		evs = append(evs, Event{Type: EventLeave, Member: e.member.clone()})
+	}
+	if prune {
+		delete(t.entries, name)
+		evs = append(evs, Event{Type: EventReap, Member: e.member.clone()})
+	}
+	return evs
+}
+
 func (t *table) names() []string {
 	names := make([]string, 0, len(t.entries))
 	for n := range t.entries {

@@ -31,7 +31,7 @@
 //	                          gossip sees the server alive (the reconciler
 //	                          would add it back)
 //	/ops/force-leave          {"name": "name"}: a failed member is marked
-//	                          left in this node's member list
+//	                          left on every member
 //	/ops/snapshot             streams a snapshot of the state machine as a
 //	                          download, when the node implements [Snapshotter]
 //

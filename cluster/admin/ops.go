@@ -197,7 +197,7 @@ func (h *Handler) opForceLeave(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "force leave: node %s is not started", h.n.Name())
 		return
 	}
-	err := m.ForceLeave(req.Name)
+	err := m.ForceLeave(req.Name, false)
 	switch {
 	case errors.Is(err, membership.ErrUnknownMember):
 		writeError(w, http.StatusNotFound, "force leave: %v", err)
@@ -206,7 +206,7 @@ func (h *Handler) opForceLeave(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, errorStatus(err), "force leave: %v", err)
 	default:
-		writeJSON(w, http.StatusOK, OpDoc{Node: h.n.Name(), Result: fmt.Sprintf("member %s marked left on %s", req.Name, h.n.Name())})
+		writeJSON(w, http.StatusOK, OpDoc{Node: h.n.Name(), Result: fmt.Sprintf("member %s marked left on every member", req.Name)})
 	}
 }
 

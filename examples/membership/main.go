@@ -1,6 +1,7 @@
 // Command membership shows gossip membership on its own: five nodes in one
-// process, on the loopback interface, form a cluster, detect a crashed node
-// and record a graceful leave. It prints what happens with timings and exits
+// process, on the loopback interface, form a cluster, spread a user event,
+// answer a filtered query, detect a crashed node and record a graceful
+// leave. It prints what happens with timings and exits
 // with status 0 only if every step behaved as claimed.
 //
 //	go run ./examples/membership
@@ -56,6 +57,13 @@ func run(ctx context.Context, out io.Writer) error {
 	defer watch.Close()
 	go printEvents(out, watch)
 
+	if err := userEvent(ctx, out, cluster); err != nil {
+		return err
+	}
+	if err := query(ctx, out, cluster); err != nil {
+		return err
+	}
+
 	crashed, leaver, rest := cluster[4], cluster[3], cluster[:3]
 	if err := crash(ctx, out, crashed, cluster[:4]); err != nil {
 		return err
@@ -89,6 +97,10 @@ func startCluster(ctx context.Context, out io.Writer) ([]*membership.Membership,
 		if err != nil {
 			return started, err
 		}
+		index := cfg.Tags["index"]
+		m.HandleQuery("load", func(_ context.Context, payload []byte) ([]byte, error) {
+			return []byte("node " + index + " load 0." + index), nil
+		})
 		if err := m.Start(ctx); err != nil {
 			return started, fmt.Errorf("start %s: %w", cfg.Name, err)
 		}
@@ -104,6 +116,61 @@ func startCluster(ctx context.Context, out io.Writer) ([]*membership.Membership,
 		return true
 	})
 	return started, err
+}
+
+// userEvent broadcasts an event from one node and waits until every node's
+// subscription has delivered it.
+func userEvent(ctx context.Context, out io.Writer, cluster []*membership.Membership) error {
+	var subs []*membership.UserEventSubscription
+	for _, m := range cluster {
+		sub := m.SubscribeUserEvents(0)
+		defer sub.Close()
+		subs = append(subs, sub)
+	}
+	at := time.Now()
+	if err := cluster[1].Broadcast("deploy", []byte("v2")); err != nil {
+		return err
+	}
+	for i, sub := range subs {
+		select {
+		case ev := <-sub.Events():
+			if ev.Name != "deploy" || string(ev.Payload) != "v2" {
+				return fmt.Errorf("node-%d got event %q %q", i+1, ev.Name, ev.Payload)
+			}
+		case <-time.After(stepTimeout):
+			return fmt.Errorf("node-%d did not get the event within %v", i+1, stepTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	fmt.Fprintf(out, "user event deploy=v2 from node-2 delivered on all %d nodes after %v\n", len(subs), since(at))
+	return nil
+}
+
+// query asks the nodes whose index tag is 1 to 3 for their load and prints
+// the answers as they arrive.
+func query(ctx context.Context, out io.Writer, cluster []*membership.Membership) error {
+	at := time.Now()
+	res, err := cluster[0].Query(ctx, "load", nil, membership.QueryParams{
+		FilterTags: map[string]string{"index": "[1-3]"},
+		Timeout:    stepTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for resp := range res.Responses() {
+		if resp.Err != nil {
+			return fmt.Errorf("query: %s: %w", resp.From, resp.Err)
+		}
+		n++
+		fmt.Fprintf(out, "  %s answered: %s\n", resp.From, resp.Payload)
+	}
+	if missing := res.Missing(); len(missing) > 0 {
+		return fmt.Errorf("query: no answer from %v", missing)
+	}
+	fmt.Fprintf(out, "query load answered by %d of %d matching nodes after %v\n", n, len(res.Expected()), since(at))
+	return nil
 }
 
 // crash stops a node without leaving and waits until every other node has

@@ -20,6 +20,9 @@ func TestRun(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"formed: every node sees 5 alive members",
+		"user event deploy=v2 from node-2 delivered on all 5 nodes",
+		"node-3 answered: node 3 load 0.3",
+		"query load answered by 3 of 3 matching nodes",
 		"node-5 declared failed by all 4 other nodes",
 		"node-1 observed: failed node-5",
 		"node-4 seen as left (not failed) by all 3 other nodes",

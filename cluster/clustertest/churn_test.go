@@ -261,8 +261,12 @@ func (w *toleranceWatch) stop() lows {
 func describeHealth(h cluster.Health) string {
 	s := fmt.Sprintf("age %v, %d voters, %d healthy:", h.Age.Round(time.Millisecond), h.Voters, h.HealthyVoters)
 	for _, sv := range h.Servers {
-		s += fmt.Sprintf(" %s(%s healthy=%v known=%v lag=%d contact=%v %s)", sv.Name, sv.Suffrage, sv.Healthy, sv.Known, sv.Lag,
-			sv.LastContact.Round(time.Millisecond), sv.NotVoterReason)
+		contact := "never" // a negative LastContact would print as 0s
+		if sv.LastContact >= 0 {
+			contact = sv.LastContact.Round(time.Millisecond).String()
+		}
+		s += fmt.Sprintf(" %s(%s gossip=%s healthy=%v known=%v lag=%d contact=%s read %v ago %s %s)", sv.Name, sv.Suffrage, sv.Gossip,
+			sv.Healthy, sv.Known, sv.Lag, contact, sv.ReadAge.Round(time.Millisecond), sv.NotVoterReason, sv.Reason)
 	}
 	return s
 }

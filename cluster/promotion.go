@@ -118,11 +118,18 @@ func planHandover(st *groupState, p reconcilePolicy) (change, bool) {
 // awaitingReturn reports whether a server other than Self is on its way back
 // to full strength and not there yet: a voter that is up (alive in gossip, or
 // answering its status request) but unhealthy for less than the
-// stabilization time, or a non-voter back on its own data (and not
-// flapping) less than the stabilization time ago, added to the configuration
-// or not, that is not yet promotable. The leader then looks again soon rather
-// than a ReconcileInterval later, so that Health and promotion follow the
-// server closely, and a voter about to go away waits for it.
+// stabilization time or still catching up, or a non-voter back on its own
+// data (and not flapping) less than the stabilization time ago or still
+// catching up, added to the configuration or not, that is not yet
+// promotable. The leader then looks again soon rather than a
+// ReconcileInterval later, so that Health and promotion follow the server
+// closely, and a voter about to go away waits for it.
+//
+// A server restarted on its data dir replays its log before it can catch
+// up, which may take longer than the stabilization time; its unhealthy
+// streak began when it went down. Counting only the streak would stop the
+// wait while it is still applying, and leave Health with its last reading
+// from before it caught up for a ReconcileInterval.
 func (in reconcileInput) awaitingReturn() bool {
 	voters := make(map[string]bool, len(in.Raft))
 	for _, s := range in.Raft {
@@ -136,13 +143,23 @@ func (in reconcileInput) awaitingReturn() bool {
 			// Up (alive in gossip, or answering even while gossip still
 			// settles on its new incarnation) but not healthy yet.
 			up := g.State == gossipAlive || s.Known
-			if up && !s.Healthy && in.Time.Sub(s.UnhealthySince) < in.Policy.Stabilization {
+			recent := in.Time.Sub(s.UnhealthySince) < in.Policy.Stabilization
+			if up && !s.Healthy && (recent || in.catchingUp(id)) {
 				return true
 			}
 		case g.State != gossipAlive:
-		case in.returning(id) && in.Time.Sub(g.Returned) < in.Policy.Stabilization && in.promotable(id) == "":
+		case in.returning(id) && (in.Time.Sub(g.Returned) < in.Policy.Stabilization || in.catchingUp(id)) && in.promotable(id) == "":
 			return true
 		}
 	}
 	return false
+}
+
+// catchingUp reports whether the server answered this round behind the
+// group's commit index and has applied entries within the stabilization
+// time: it is on its way, not stuck and not cut off from the leader.
+func (in reconcileInput) catchingUp(id string) bool {
+	s := in.Server[id]
+	return s.Known && s.Status.AppliedIndex < in.CommitIndex && !s.Progress.IsZero() &&
+		in.Time.Sub(s.Progress) < in.Policy.Stabilization
 }

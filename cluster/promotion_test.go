@@ -229,6 +229,31 @@ func TestAwaitingReturn(t *testing.T) {
 		st.Server = map[string]serverState{"d": {UnhealthySince: now.Add(-time.Second)}}
 		require.False(t, in.awaitingReturn(), "down")
 	})
+	t.Run("a voter back, replaying its log for longer than the stabilization time", func(t *testing.T) {
+		replaying := func(applied uint64, progress time.Time) serverState {
+			return serverState{Known: true, UnhealthySince: now.Add(-2 * stab), Progress: progress,
+				Status: consensus.Status{AppliedIndex: applied, HasState: true}}
+		}
+		st := &groupState{Time: now, Self: "a", CommitIndex: 5000, Gossip: gossipOf(alive("a"), alive("d")),
+			Raft: []raftServer{voter("a"), voter("d")}, Server: map[string]serverState{"d": replaying(3000, now)}}
+		in := reconcileInput{groupState: st, Policy: policy()}
+		require.True(t, in.awaitingReturn(), "still applying: a voter about to go away waits for it")
+		st.Server = map[string]serverState{"d": replaying(3000, now.Add(-stab))}
+		require.False(t, in.awaitingReturn(), "applied nothing for the stabilization time: not on its way")
+		st.Server = map[string]serverState{"d": replaying(5000, now)}
+		require.False(t, in.awaitingReturn(), "at the commit index but unhealthy for another reason, for long")
+		d := replaying(3000, now)
+		d.Known = false
+		st.Server = map[string]serverState{"d": d}
+		require.False(t, in.awaitingReturn(), "did not answer this round")
+	})
+	t.Run("a non-voter back on its data, replaying for longer than the stabilization time", func(t *testing.T) {
+		st := &groupState{Time: now, Self: "a", CommitIndex: 5000,
+			Gossip: gossipOf(alive("a"), back("d", now.Add(-2*stab), stab)),
+			Raft:   []raftServer{voter("a"), nonvoter("d")},
+			Server: map[string]serverState{"d": {Known: true, Progress: now, Status: consensus.Status{AppliedIndex: 3000, HasState: true}}}}
+		require.True(t, reconcileInput{groupState: st, Policy: policy()}.awaitingReturn())
+	})
 	t.Run("returned, not yet in the configuration", func(t *testing.T) {
 		st := &groupState{Time: now, Self: "a", Gossip: gossipOf(alive("a"), back("d", now, stab)), Raft: []raftServer{voter("a")}}
 		require.True(t, reconcileInput{groupState: st, Policy: policy()}.awaitingReturn())

@@ -328,15 +328,6 @@ func (n *Node) Leave(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (n *Node) notRunning() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.state == stateClosed {
-		return ErrClosed
-	}
-	return ErrNotStarted
-}
-
 // membership returns the started membership, or the lifecycle error.
 func (n *Node) membership() (*membership.Membership, error) {
 	n.mu.Lock()

@@ -106,12 +106,6 @@ func (f *kvFSM) seenCounts() map[string]int {
 	return maps.Clone(f.seen)
 }
 
-func (f *kvFSM) len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.data)
-}
-
 func (f *kvFSM) Snapshot() (Snapshot, error) {
 	f.mu.RLock()
 	view := maps.Clone(f.data)

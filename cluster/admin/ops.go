@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,6 +78,17 @@ func (h *Handler) consensusNode(w http.ResponseWriter) *consensus.Node {
 	return c
 }
 
+// health reads the node's Health for operation op, answering the error
+// itself when it cannot.
+func (h *Handler) health(ctx context.Context, w http.ResponseWriter, op string) (cluster.Health, bool) {
+	hl, err := h.n.Health(ctx)
+	if err != nil {
+		writeError(w, errorStatus(err), "%s: %v", op, err)
+		return cluster.Health{}, false
+	}
+	return hl, true
+}
+
 func (h *Handler) opTransfer(w http.ResponseWriter, r *http.Request) {
 	var req TransferRequest
 	if !decode(w, r, &req, true) || !checkName(w, "to", req.To, false) {
@@ -88,11 +100,11 @@ func (h *Handler) opTransfer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.context(r)
 	defer cancel()
-	hl, err := h.n.Health(ctx)
-	if err != nil {
-		writeError(w, errorStatus(err), "transfer leadership: %v", err)
+	hl, ok := h.health(ctx, w, "transfer leadership")
+	if !ok {
 		return
 	}
+	var err error
 	if req.To != "" {
 		s, ok := findServer(hl, req.To)
 		switch {
@@ -161,9 +173,8 @@ func (h *Handler) opRemoveServer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.context(r)
 	defer cancel()
-	hl, err := h.n.Health(ctx)
-	if err != nil {
-		writeError(w, errorStatus(err), "remove server: %v", err)
+	hl, ok := h.health(ctx, w, "remove server")
+	if !ok {
 		return
 	}
 	s, ok := findServer(hl, req.Name)

@@ -13,20 +13,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conclave-go/conclave/cluster"
 	"github.com/conclave-go/conclave/consensus"
 )
 
-// backend is what the HTTP API needs from the cluster node; *clusterBackend
+// backend is what the HTTP API needs from the cluster node; *cluster.Node
 // provides it, and tests substitute fakes to reach rare errors.
 type backend interface {
 	Apply(ctx context.Context, cmd []byte) ([]byte, error)
 	Query(ctx context.Context, level consensus.ReadLevel, q []byte) ([]byte, error)
 	Ready() bool
 }
-
-// clusterBackend is a server node as the API's backend.
-type clusterBackend struct{ *cluster.Node }
 
 // api serves the HTTP interface of one node.
 type api struct {
@@ -220,12 +216,6 @@ func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string)
 		}
 	}
 	return key, params, true
-}
-
-// readValue reads the body, at most maxValue+1 bytes of it. It answers 413
-// itself when the value is over the limit.
-func (a *api) readValue(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	return a.readBody(w, r, a.maxValue)
 }
 
 // readBody reads a body of at most limit bytes, answering 413 itself when

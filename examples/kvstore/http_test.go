@@ -92,7 +92,7 @@ func (c apiCase) run(t *testing.T, base string) http.Header {
 // TestAPIStatusCodes runs every kv request form against a single-server
 // cluster, in order: later cases see the effects of earlier ones.
 func TestAPIStatusCodes(t *testing.T) {
-	base := testAPI(t, clusterBackend{testNode(t, 1)}, 10*time.Second)
+	base := testAPI(t, testNode(t, 1), 10*time.Second)
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		code, _, _ := do(context.Background(), http.MethodGet, base+"/readyz", nil)
 		return code == http.StatusOK
@@ -156,7 +156,7 @@ func TestAPIStatusCodes(t *testing.T) {
 // reads that need one answer 503 with Retry-After once the request timeout
 // passes, and /readyz answers 503.
 func TestAPINoLeader(t *testing.T) {
-	base := testAPI(t, clusterBackend{testNode(t, 3)}, 300*time.Millisecond)
+	base := testAPI(t, testNode(t, 3), 300*time.Millisecond)
 	for _, c := range []apiCase{
 		{"put", "PUT", "/kv/a", "x", false, 503, "no leader"},
 		{"delete", "DELETE", "/kv/a", "", false, 503, "no leader"},
@@ -175,7 +175,7 @@ func TestAPINoLeader(t *testing.T) {
 
 // fakeBackend fails every Apply and Query with err.
 type fakeBackend struct {
-	clusterBackend
+	*cluster.Node
 	err error
 }
 

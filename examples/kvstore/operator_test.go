@@ -21,7 +21,7 @@ import (
 func operatorServer(t *testing.T, withPprof bool) string {
 	t.Helper()
 	node := testNode(t, 1)
-	a := &api{node: clusterBackend{node}, maxKey: testMaxKey, maxValue: testMaxValue, timeout: 10 * time.Second, logger: slog.New(slog.DiscardHandler)}
+	a := &api{node: node, maxKey: testMaxKey, maxValue: testMaxValue, timeout: 10 * time.Second, logger: slog.New(slog.DiscardHandler)}
 	h, ops, err := withOperator(a.handler(), node, withPprof)
 	require.NoError(t, err)
 	t.Cleanup(ops.close)

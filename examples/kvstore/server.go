@@ -42,7 +42,7 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	}
 	s := &server{opts: o, logger: logger, node: node, ln: ln}
 	a := &api{
-		node:   clusterBackend{node},
+		node:   node,
 		maxKey: o.maxKeySize, maxValue: o.maxValueSize, timeout: o.requestTimeout, logger: logger,
 	}
 	h, ops, err := withOperator(a.handler(), node, o.pprof)

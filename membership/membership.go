@@ -339,19 +339,26 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if m.cfg.SnapshotPath != "" {
 		m.saveSnapshot(true)
 	}
-	timeout := m.timing.StreamTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(min(timeout, time.Until(d)), time.Millisecond)
-	}
-	m.announceLeaving(ctx, ml, timeout)
+	m.announceLeaving(ctx, ml, min(m.timing.StreamTimeout, m.leaveTimeout(ctx)))
 	m.mlMu.Lock()
-	err := ml.Leave(timeout)
+	err := ml.Leave(m.leaveTimeout(ctx))
 	m.mlMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("membership: leave: %w", err)
 	}
 	m.logger.Info("left the cluster")
 	return waitCtx(ctx, m.timing.LeavePropagateDelay)
+}
+
+// leaveTimeout is how long the leave broadcast may take: until ctx's
+// deadline when it has one (a loaded machine may need longer than a stream
+// exchange to get the leave gossiped), StreamTimeout otherwise. It is
+// computed when needed, so Leave's steps together stay within ctx.
+func (m *Membership) leaveTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return m.timing.StreamTimeout
 }
 
 // announceLeaving sets the leaving flag and makes sure the alive members

@@ -9,11 +9,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// memberlist does not join a probe in flight at shutdown; it ends
-		// within one probe interval, which Lifeguard stretches up to eight
-		// times on a node that saw peers come and go.
-		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
+	goleak.VerifyTestMain(m, testkit.LeakOptions()...)
 }
 
 // testOpts returns the options every test uses: the test logger (see

@@ -11,10 +11,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
-	defer goleak.VerifyNone(t,
-		// memberlist does not join a probe in flight at shutdown; it ends
-		// within one probe interval.
-		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
+	defer goleak.VerifyNone(t, testkit.LeakOptions()...)
 	var out testkit.SyncBuffer
 	require.NoError(t, run(t.Context(), &out))
 	text := out.String()

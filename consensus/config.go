@@ -187,6 +187,12 @@ type Tuning struct {
 	// until its first request, then the buffers of its protocol (up to about
 	// 512 KiB for Raft's). Default [DefaultMaxConns].
 	MaxConns int
+	// MaxConnsPerIP bounds those connections from one remote IP address,
+	// so that one source cannot take every slot of MaxConns: beyond it a new
+	// connection displaces that address's connection idle the longest, or
+	// is refused. Every process of a cluster on one host shares an address.
+	// Default half of MaxConns; at most MaxConns.
+	MaxConnsPerIP int
 
 	// Raft, when set, replaces the timings and batch size derived from
 	// Profile and the snapshot settings above. The node works on a copy and
@@ -237,6 +243,9 @@ func (c Config) withDefaults() Config {
 	}
 	if t.MaxConns == 0 {
 		t.MaxConns = DefaultMaxConns
+	}
+	if t.MaxConnsPerIP == 0 {
+		t.MaxConnsPerIP = max(t.MaxConns/2, 1)
 	}
 	if t.ConnIdleTimeout == 0 {
 		t.ConnIdleTimeout = max(rpc.DefaultIdleTimeout, c.minConnIdle())
@@ -344,6 +353,8 @@ func (c Config) validateTuning() error {
 	}
 	if t.MaxConns < 1 || t.MaxConns > maxConnsLimit {
 		add(configError("Tuning.MaxConns", t.MaxConns, "0 (default %d) or 1 to %d", DefaultMaxConns, maxConnsLimit))
+	} else if t.MaxConnsPerIP < 1 || t.MaxConnsPerIP > t.MaxConns {
+		add(configError("Tuning.MaxConnsPerIP", t.MaxConnsPerIP, "0 (default: half of MaxConns) or 1 to MaxConns (%d)", t.MaxConns))
 	}
 	if t.Raft != nil {
 		if err := raft.ValidateConfig(c.raftConfig()); err != nil {

@@ -148,4 +148,9 @@ func TestConnLimitsValidated(t *testing.T) {
 	_, err := New(cfg)
 	require.ErrorContains(t, err, "Tuning.ConnIdleTimeout")
 	require.ErrorContains(t, err, "Tuning.MaxConns")
+
+	cfg = testConfig(t, "n0", newKV())
+	cfg.Tuning.MaxConns, cfg.Tuning.MaxConnsPerIP = 8, 9
+	_, err = New(cfg)
+	require.ErrorContains(t, err, "Tuning.MaxConnsPerIP")
 }

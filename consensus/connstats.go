@@ -5,8 +5,8 @@ package consensus
 // grow.
 type ConnStats struct {
 	// Open is the number of open connections; MaxConns the bound on it
-	// (Tuning.MaxConns).
-	Open, MaxConns int
+	// (Tuning.MaxConns) and MaxConnsPerIP the bound for one remote address.
+	Open, MaxConns, MaxConnsPerIP int
 	// Pending is the number of connections still awaiting their protocol
 	// byte (bounded at 512, each for at most 10 s).
 	Pending int
@@ -26,7 +26,7 @@ func (n *Node) ConnStats() ConnStats {
 	}
 	s := n.mux.Stats()
 	return ConnStats{
-		Open: s.Conns, MaxConns: s.MaxConns, Pending: s.Pending,
+		Open: s.Conns, MaxConns: s.MaxConns, MaxConnsPerIP: s.MaxConnsPerIP, Pending: s.Pending,
 		Refused: s.Refused, Evicted: s.Evicted, IdleClosed: s.IdleClosed,
 	}
 }

@@ -172,6 +172,8 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		Logger:      n.logger,
 		IdleTimeout: n.cfg.Tuning.ConnIdleTimeout,
 		MaxConns:    n.cfg.Tuning.MaxConns,
+
+		MaxConnsPerIP: n.cfg.Tuning.MaxConnsPerIP,
 	})
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)

@@ -135,6 +135,48 @@ type Tuning struct {
 	// EventQuietPeriod is the quiet time that ends a burst; zero or more than
 	// EventCoalescePeriod means EventCoalescePeriod.
 	EventQuietPeriod time.Duration
+
+	// MaxStreams bounds the gossip streams (TCP connections: joins, state
+	// exchanges, large messages) open at once from other nodes; a stream
+	// beyond it is closed at once. Each lasts at most Timing.StreamTimeout.
+	// Refusals are counted in [Stats] and logged at most once per 10 s.
+	// Default [DefaultMaxStreams].
+	MaxStreams int
+	// MaxStreamsPerIP bounds those streams from one remote IP address, so
+	// that one source cannot take them all. Every process of a cluster on
+	// one host shares an address. Default half of MaxStreams; at most
+	// MaxStreams.
+	MaxStreamsPerIP int
+}
+
+// DefaultMaxStreams is the default of Tuning.MaxStreams.
+const DefaultMaxStreams = 512
+
+// maxStreamsLimit is the largest Tuning.MaxStreams accepted.
+const maxStreamsLimit = 1 << 16
+
+// streamLimits returns MaxStreams and MaxStreamsPerIP with their defaults.
+func (t Tuning) streamLimits() (total, perIP int) {
+	total = t.MaxStreams
+	if total == 0 {
+		total = DefaultMaxStreams
+	}
+	perIP = t.MaxStreamsPerIP
+	if perIP == 0 {
+		perIP = max(total/2, 1)
+	}
+	return total, perIP
+}
+
+func validateStreamLimits(t Tuning) error {
+	total, perIP := t.streamLimits()
+	switch {
+	case total < 1 || total > maxStreamsLimit:
+		return fieldError("Tuning.MaxStreams", t.MaxStreams, "0 (default %d) or 1 to %d", DefaultMaxStreams, maxStreamsLimit)
+	case perIP < 1 || perIP > total:
+		return fieldError("Tuning.MaxStreamsPerIP", t.MaxStreamsPerIP, "0 (default: half of MaxStreams) or 1 to MaxStreams (%d)", total)
+	}
+	return nil
 }
 
 // withDefaults fills the fields whose zero value means a default.
@@ -189,6 +231,7 @@ func (c Config) validate() error {
 		validateMemberlist(c.Tuning.Memberlist),
 		validateNonNegative("Tuning.EventCoalescePeriod", c.Tuning.EventCoalescePeriod),
 		validateNonNegative("Tuning.EventQuietPeriod", c.Tuning.EventQuietPeriod),
+		validateStreamLimits(c.Tuning),
 	}
 	if _, err := c.meta(c.Tags, c.SystemTags).encode(); err != nil {
 		problems = append(problems, errs.Wrap("Tags", fmt.Sprintf("%d tags", len(c.Tags)), fmt.Errorf("role, RPCAddr, Tags and SystemTags must encode to at most %d bytes: %w", MetaMaxSize, err)))

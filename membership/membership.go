@@ -186,7 +186,8 @@ func (m *Membership) launch() error {
 	case stateClosed:
 		return ErrClosed
 	}
-	tr, err := newTransport(m.network, m.cfg.BindAddr, m.logger)
+	maxStreams, perIP := m.cfg.Tuning.streamLimits()
+	tr, err := newTransport(m.network, m.cfg.BindAddr, m.logger, maxStreams, perIP)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,12 @@ type Stats struct {
 	// MetadataSize is the size in bytes of the metadata this node gossips
 	// (role, addresses and tags); the limit is MetaMaxSize.
 	MetadataSize int
+	// Streams is the number of gossip streams from other nodes open now,
+	// MaxStreams and MaxStreamsPerIP the limits in force (Tuning), and
+	// StreamsRefused the streams closed at once by those limits.
+	Streams                     int
+	MaxStreams, MaxStreamsPerIP int
+	StreamsRefused              uint64
 }
 
 // counters holds what Stats reads.
@@ -49,5 +55,12 @@ func (m *Membership) Stats() Stats {
 		s.Events[t] = m.hub.counts.events[t].Load()
 	}
 	s.Subscriptions, s.EventsDropped = m.hub.subs.Stats()
+	s.MaxStreams, s.MaxStreamsPerIP = m.cfg.Tuning.streamLimits()
+	m.mu.Lock()
+	tr := m.tr
+	m.mu.Unlock()
+	if tr != nil {
+		s.Streams, s.StreamsRefused = tr.streamCounts()
+	}
 	return s
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/conclave-go/conclave/internal/logadapt"
 	"github.com/conclave-go/conclave/internal/netx"
 )
 
@@ -57,6 +58,12 @@ type transport struct {
 	mu     sync.Mutex // guards conns and hungUp
 	conns  map[*trackedConn]struct{}
 	hungUp map[netip.AddrPort]time.Time // dialed peers that closed before sending a byte
+
+	maxStreams int           // accepted streams open at once
+	perIP      *netx.IPLimit // accepted streams open at once from one address
+	streams    atomic.Int64  // accepted streams open
+	refused    atomic.Uint64 // accepted streams closed at once by a limit
+	refuseLog  logadapt.Throttle
 }
 
 // maxHungUp bounds the hungUp map.
@@ -65,8 +72,9 @@ const maxHungUp = 64
 var _ memberlist.NodeAwareTransport = (*transport)(nil)
 
 // newTransport binds bindAddr ("ip:port", port 0 allowed) for TCP and UDP
-// and starts the reader goroutines.
-func newTransport(network netx.Network, bindAddr string, logger *slog.Logger) (*transport, error) {
+// and starts the reader goroutines. At most maxStreams accepted streams are
+// open at once, perIP of them from one address.
+func newTransport(network netx.Network, bindAddr string, logger *slog.Logger, maxStreams, perIP int) (*transport, error) {
 	host, portStr, err := net.SplitHostPort(bindAddr)
 	if err != nil {
 		return nil, err
@@ -85,6 +93,9 @@ func newTransport(network netx.Network, bindAddr string, logger *slog.Logger) (*
 		cancel:   cancel,
 		conns:    make(map[*trackedConn]struct{}),
 		hungUp:   make(map[netip.AddrPort]time.Time),
+
+		maxStreams: maxStreams,
+		perIP:      netx.NewIPLimit(perIP),
 	}
 	if err := t.bind(host, port); err != nil {
 		cancel()
@@ -337,8 +348,8 @@ func (t *transport) acceptStreams() {
 			continue
 		}
 		backoff = 0
-		tc, err := t.track(conn)
-		if err != nil {
+		tc, ok := t.admit(conn)
+		if !ok {
 			continue
 		}
 		select {
@@ -363,6 +374,38 @@ func (t *transport) pause(backoff *time.Duration) bool {
 	}
 }
 
+// admit tracks an accepted stream within the stream limits, or closes it.
+func (t *transport) admit(conn net.Conn) (*trackedConn, bool) {
+	reason, limit := "", 0
+	limited, ok := t.perIP.Admit(conn)
+	switch {
+	case !ok:
+		reason, limit = "too many streams from one address", t.perIP.Max()
+	case t.streams.Add(1) > int64(t.maxStreams):
+		t.streams.Add(-1)
+		_ = limited.Close() // frees the address's slot
+		reason, limit = "too many streams", t.maxStreams
+	}
+	if reason != "" {
+		t.refused.Add(1)
+		t.refuseLog.Warn(t.logger, "gossip streams refused", "reason", reason, "limit", limit, "last_remote", conn.RemoteAddr().String())
+		_ = conn.Close()
+		return nil, false
+	}
+	tc, err := t.track(limited)
+	if err != nil {
+		t.streams.Add(-1)
+		return nil, false
+	}
+	tc.inbound = true
+	return tc, true
+}
+
+// streamCounts returns the accepted streams open and those refused.
+func (t *transport) streamCounts() (open int, refused uint64) {
+	return int(t.streams.Load()), t.refused.Load()
+}
+
 // track registers conn so that Shutdown closes it.
 func (t *transport) track(conn net.Conn) (*trackedConn, error) {
 	tc := &trackedConn{Conn: conn, t: t}
@@ -381,8 +424,9 @@ func (t *transport) track(conn net.Conn) (*trackedConn, error) {
 type trackedConn struct {
 	net.Conn
 	t    *transport
-	peer netip.AddrPort // set for dialed connections
-	got  atomic.Bool    // a byte was read
+	peer    netip.AddrPort // set for dialed connections
+	inbound bool           // accepted: counted in the stream limits
+	got     atomic.Bool    // a byte was read
 	once sync.Once
 	err  error
 }
@@ -410,6 +454,9 @@ func (c *trackedConn) Close() error {
 		c.t.mu.Lock()
 		delete(c.t.conns, c)
 		c.t.mu.Unlock()
+		if c.inbound {
+			c.t.streams.Add(-1)
+		}
 	})
 	return c.err
 }

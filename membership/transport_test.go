@@ -18,7 +18,7 @@ import (
 
 func newTestTransport(t *testing.T) *transport {
 	t.Helper()
-	tr, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t))
+	tr, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t), DefaultMaxStreams, DefaultMaxStreams/2)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tr.Shutdown() })
 	return tr
@@ -33,7 +33,7 @@ func TestTransportBindsOnePortForTCPAndUDP(t *testing.T) {
 	require.Equal(t, port, tr.packets.LocalAddr().(*net.UDPAddr).Port)
 
 	// A fixed port already taken is an error, not a retry loop.
-	_, err := newTransport(netx.Real(), "127.0.0.1:"+strconv.Itoa(port), testkit.Logger(t))
+	_, err := newTransport(netx.Real(), "127.0.0.1:"+strconv.Itoa(port), testkit.Logger(t), DefaultMaxStreams, DefaultMaxStreams/2)
 	require.Error(t, err)
 }
 
@@ -77,9 +77,9 @@ func TestTransportStreams(t *testing.T) {
 
 func TestTransportShutdownClosesEverything(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	a, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t))
+	a, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t), DefaultMaxStreams, DefaultMaxStreams/2)
 	require.NoError(t, err)
-	b, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t))
+	b, err := newTransport(netx.Real(), "127.0.0.1:0", testkit.Logger(t), DefaultMaxStreams, DefaultMaxStreams/2)
 	require.NoError(t, err)
 	_, bport := b.boundAddr()
 	addr := "127.0.0.1:" + strconv.Itoa(bport)
@@ -124,7 +124,7 @@ func TestTransportAdvertise(t *testing.T) {
 	_, _, err = tr.FinalAdvertiseAddr("bogus", 0)
 	require.Error(t, err)
 
-	any, err := newTransport(netx.Real(), "0.0.0.0:0", testkit.Logger(t))
+	any, err := newTransport(netx.Real(), "0.0.0.0:0", testkit.Logger(t), DefaultMaxStreams, DefaultMaxStreams/2)
 	require.NoError(t, err)
 	defer any.Shutdown()
 	if ip, _, err := any.FinalAdvertiseAddr("", 0); err == nil {

@@ -96,6 +96,10 @@ func (c *Collector) collectMembership(ch chan<- prometheus.Metric) {
 	counter(ch, d.rejoins, st.RejoinAttempts)
 	counter(ch, d.reconnects, st.ReconnectAttempts)
 	gauge(ch, d.metaBytes, float64(st.MetadataSize))
+	gauge(ch, d.streams, float64(st.Streams))
+	gauge(ch, d.streamLimit, float64(st.MaxStreams), "total")
+	gauge(ch, d.streamLimit, float64(st.MaxStreamsPerIP), "per_ip")
+	counter(ch, d.streamsRefused, st.StreamsRefused)
 }
 
 func (c *Collector) collectConsensus(ch chan<- prometheus.Metric, cons *consensus.Node) {
@@ -123,6 +127,13 @@ func (c *Collector) collectConsensus(ch chan<- prometheus.Metric, cons *consensu
 	counter(ch, d.snapshotFailures, m.SnapshotFailures)
 	histogram(ch, d.snapshotDuration, m.SnapshotDuration)
 	gauge(ch, d.snapshotBytes, float64(m.LastSnapshotSize))
+	cs := cons.ConnStats()
+	gauge(ch, d.portConns, float64(cs.Open))
+	gauge(ch, d.portLimit, float64(cs.MaxConns), "total")
+	gauge(ch, d.portLimit, float64(cs.MaxConnsPerIP), "per_ip")
+	counter(ch, d.portRefused, cs.Refused)
+	counter(ch, d.portEvicted, cs.Evicted)
+	counter(ch, d.portIdleClosed, cs.IdleClosed)
 	bootstrap := "waiting"
 	if s.HasState {
 		bootstrap = "done"

@@ -32,6 +32,7 @@ var families = []string{
 	"conclave_membership_events_dropped_total", "conclave_membership_subscriptions",
 	"conclave_membership_rejoin_attempts_total", "conclave_membership_reconnect_attempts_total",
 	"conclave_membership_metadata_bytes",
+	"conclave_membership_streams", "conclave_membership_stream_limit", "conclave_membership_streams_refused_total",
 	"conclave_raft_term", "conclave_raft_commit_index", "conclave_raft_applied_index",
 	"conclave_raft_last_log_index", "conclave_raft_last_contact_seconds", "conclave_raft_is_leader",
 	"conclave_raft_leader_changes_total", "conclave_raft_apply_duration_seconds",
@@ -40,6 +41,8 @@ var families = []string{
 	"conclave_raft_no_leader_errors_total", "conclave_raft_snapshots_total",
 	"conclave_raft_snapshot_failures_total", "conclave_raft_snapshot_duration_seconds",
 	"conclave_raft_snapshot_size_bytes",
+	"conclave_raft_port_connections", "conclave_raft_port_connection_limit", "conclave_raft_port_refused_total",
+	"conclave_raft_port_evicted_total", "conclave_raft_port_idle_closed_total",
 	"conclave_cluster_voters", "conclave_cluster_healthy_voters", "conclave_cluster_nonvoters",
 	"conclave_cluster_failure_tolerance", "conclave_cluster_health_age_seconds",
 	"conclave_cluster_reconcile_changes_total", "conclave_cluster_reconcile_failures_total",
@@ -114,7 +117,7 @@ next:
 
 func TestScrapeOfThreeServersMovesWithTheCluster(t *testing.T) {
 	c := clustertest.New(t, 3)
-	lead := c.WaitLeader()
+	c.WaitLeader()
 	scrapers := make([]*scraper, c.Len())
 	for i := range scrapers {
 		scrapers[i] = newScraper(t, metrics.NewCollector(c.Node(i)))
@@ -125,11 +128,19 @@ func TestScrapeOfThreeServersMovesWithTheCluster(t *testing.T) {
 		require.True(t, ok, "%s%v on node %d", name, labels, i)
 		return v
 	}
+	lead := -1 // found from the scrapes: leadership may move on a loaded machine
 	testkit.WaitFor(t, 30*time.Second, func() bool {
-		mf := scrapers[lead].scrape(t)
-		v, _ := value(mf, "conclave_cluster_healthy_voters")
-		return v == 3
-	}, "three healthy voters on the leader")
+		for i := range scrapers {
+			mf := scrapers[i].scrape(t)
+			leader, _ := value(mf, "conclave_raft_is_leader")
+			healthy, _ := value(mf, "conclave_cluster_healthy_voters")
+			if leader == 1 && healthy == 3 {
+				lead = i
+				return true
+			}
+		}
+		return false
+	}, "a leader that sees three healthy voters")
 	mf := scrapers[lead].scrape(t)
 	for _, name := range families {
 		require.Contains(t, mf, name)
@@ -141,6 +152,10 @@ func TestScrapeOfThreeServersMovesWithTheCluster(t *testing.T) {
 	require.Equal(t, 1.0, gauge(lead, "conclave_cluster_failure_tolerance"))
 	require.Equal(t, 3.0, gauge(lead, "conclave_membership_members", "status", "alive"))
 	require.Equal(t, 1.0, gauge(lead, "conclave_cluster_bootstrap_state", "state", "done"))
+	require.Equal(t, 1024.0, gauge(lead, "conclave_raft_port_connection_limit", "scope", "total"))
+	require.Equal(t, 512.0, gauge(lead, "conclave_raft_port_connection_limit", "scope", "per_ip"))
+	require.Positive(t, gauge(lead, "conclave_raft_port_connections"), "the followers' Raft connections")
+	require.Equal(t, 512.0, gauge(lead, "conclave_membership_stream_limit", "scope", "total"))
 
 	// Writes raise the apply counts: on the leader its own, on a follower
 	// the forwarded ones and the batches that carried them.

@@ -18,11 +18,13 @@ type descs struct {
 	// membership
 	members, memberEvents, eventsDropped, subscriptions *prometheus.Desc
 	rejoins, reconnects, metaBytes                      *prometheus.Desc
+	streams, streamLimit, streamsRefused                *prometheus.Desc
 	// consensus
 	term, commitIndex, appliedIndex, lastLogIndex, lastContact, isLeader *prometheus.Desc
 	leaderChanges, apply, fwdApply, read, fwdBatch                       *prometheus.Desc
 	outcomeUnknown, noLeader                                             *prometheus.Desc
 	snapshots, snapshotFailures, snapshotDuration, snapshotBytes         *prometheus.Desc
+	portConns, portLimit, portRefused, portEvicted, portIdleClosed       *prometheus.Desc
 	// cluster
 	voters, healthyVoters, nonVoters, failureTolerance, healthAge *prometheus.Desc
 	reconcileChanges, reconcileFailures, bootstrap                *prometheus.Desc
@@ -33,13 +35,16 @@ func newDescs(constLabels prometheus.Labels) descs {
 		return prometheus.NewDesc("conclave_"+name, help, labels, constLabels)
 	}
 	return descs{
-		members:       d("membership_members", "Members in this node's member list, by gossip status.", "status"),
-		memberEvents:  d("membership_events_total", "Membership events this node's member list produced, by type.", "type"),
-		eventsDropped: d("membership_events_dropped_total", "Membership events discarded because a subscription's queue was full, over all subscriptions."),
-		subscriptions: d("membership_subscriptions", "Open membership event subscriptions."),
-		rejoins:       d("membership_rejoin_attempts_total", "Times this node joined its seeds again because it was alone or missed a member."),
-		reconnects:    d("membership_reconnect_attempts_total", "Times this node tried to reach a failed member."),
-		metaBytes:     d("membership_metadata_bytes", "Size of the metadata this node gossips (limit 512)."),
+		members:        d("membership_members", "Members in this node's member list, by gossip status.", "status"),
+		memberEvents:   d("membership_events_total", "Membership events this node's member list produced, by type.", "type"),
+		eventsDropped:  d("membership_events_dropped_total", "Membership events discarded because a subscription's queue was full, over all subscriptions."),
+		subscriptions:  d("membership_subscriptions", "Open membership event subscriptions."),
+		rejoins:        d("membership_rejoin_attempts_total", "Times this node joined its seeds again because it was alone or missed a member."),
+		reconnects:     d("membership_reconnect_attempts_total", "Times this node tried to reach a failed member."),
+		metaBytes:      d("membership_metadata_bytes", "Size of the metadata this node gossips (limit 512)."),
+		streams:        d("membership_streams", "Gossip streams (TCP) from other nodes open now."),
+		streamLimit:    d("membership_stream_limit", "Limits on open gossip streams: in total, and from one address.", "scope"),
+		streamsRefused: d("membership_streams_refused_total", "Gossip streams closed at once because a limit was reached."),
 
 		term:             d("raft_term", "Current Raft term."),
 		commitIndex:      d("raft_commit_index", "Highest log index this server knows committed."),
@@ -58,6 +63,11 @@ func newDescs(constLabels prometheus.Labels) descs {
 		snapshotFailures: d("raft_snapshot_failures_total", "State machine snapshots that failed."),
 		snapshotDuration: d("raft_snapshot_duration_seconds", "Time to write each state machine snapshot."),
 		snapshotBytes:    d("raft_snapshot_size_bytes", "Size of the latest snapshot written."),
+		portConns:        d("raft_port_connections", "Connections to the Raft/RPC port open now, past their protocol byte."),
+		portLimit:        d("raft_port_connection_limit", "Limits on open connections to the Raft/RPC port: in total, and from one address.", "scope"),
+		portRefused:      d("raft_port_refused_total", "Connections to the Raft/RPC port closed at once because a limit was reached."),
+		portEvicted:      d("raft_port_evicted_total", "Idle connections to the Raft/RPC port closed to admit new ones at a limit."),
+		portIdleClosed:   d("raft_port_idle_closed_total", "Connections to the Raft/RPC port closed after the idle timeout."),
 
 		voters:            d("cluster_voters", "Voters in the Raft configuration, as this server saw it in its latest reconcile round."),
 		healthyVoters:     d("cluster_healthy_voters", "Healthy voters, as this server saw them in its latest reconcile round."),
@@ -73,9 +83,11 @@ func newDescs(constLabels prometheus.Labels) descs {
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.members, d.memberEvents, d.eventsDropped, d.subscriptions, d.rejoins, d.reconnects, d.metaBytes,
+		d.streams, d.streamLimit, d.streamsRefused,
 		d.term, d.commitIndex, d.appliedIndex, d.lastLogIndex, d.lastContact, d.isLeader,
 		d.leaderChanges, d.apply, d.fwdApply, d.read, d.fwdBatch, d.outcomeUnknown, d.noLeader,
 		d.snapshots, d.snapshotFailures, d.snapshotDuration, d.snapshotBytes,
+		d.portConns, d.portLimit, d.portRefused, d.portEvicted, d.portIdleClosed,
 		d.voters, d.healthyVoters, d.nonVoters, d.failureTolerance, d.healthAge,
 		d.reconcileChanges, d.reconcileFailures, d.bootstrap,
 	}

@@ -56,11 +56,17 @@ type MuxConfig struct {
 	// are counted in [Mux.Stats] and logged at most once per 10 s.
 	// 0 means DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerIP bounds the open connections past their protocol byte
+	// from one remote IP address, so that one source cannot take every slot
+	// of MaxConns. A connection beyond it displaces that address's
+	// connection idle the longest (as at MaxConns), or else is refused.
+	// 0 means half of MaxConns; at most MaxConns.
+	MaxConnsPerIP int
 }
 
 // DefaultMuxConfig returns a MuxConfig with every default filled in.
 func DefaultMuxConfig() MuxConfig {
-	return MuxConfig{HeaderTimeout: DefaultHeaderTimeout, MaxPending: DefaultMaxPending, IdleTimeout: DefaultIdleTimeout, MaxConns: DefaultMaxConns}
+	return MuxConfig{HeaderTimeout: DefaultHeaderTimeout, MaxPending: DefaultMaxPending, IdleTimeout: DefaultIdleTimeout, MaxConns: DefaultMaxConns, MaxConnsPerIP: DefaultMaxConns / 2}
 }
 
 // Validate reports the first field holding a value outside what is allowed.
@@ -77,6 +83,9 @@ func (c MuxConfig) Validate() error {
 	if c.MaxConns < 0 || c.MaxConns > maxConnsLimit {
 		return fmt.Errorf("rpc: MuxConfig.MaxConns is %d, must be in [0, %d] (0 = default %d)", c.MaxConns, maxConnsLimit, DefaultMaxConns)
 	}
+	if c.MaxConnsPerIP < 0 || c.MaxConnsPerIP > c.withDefaults().MaxConns {
+		return fmt.Errorf("rpc: MuxConfig.MaxConnsPerIP is %d, must be in [0, MaxConns] (0 = half of MaxConns)", c.MaxConnsPerIP)
+	}
 	return nil
 }
 
@@ -92,6 +101,9 @@ func (c MuxConfig) withDefaults() MuxConfig {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = max(c.MaxConns/2, 1)
 	}
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -31,14 +32,15 @@ type Mux struct {
 	subs    map[byte]*subListener
 	pending map[net.Conn]struct{} // accepted, protocol byte not yet read
 	conns   map[*muxConn]struct{} // past the protocol byte, open
+	perIP   map[netip.Addr]int    // conns by remote IP
 	closed  bool
 	// evictAfter is how long a connection must be idle to be evicted at
 	// MaxConns: evictMinIdle, changed only by tests.
 	evictAfter time.Duration
 
 	counters  muxCounters
-	refuseLog rateLog // connections refused at MaxPending or MaxConns
-	evictLog  rateLog // idle connections evicted at MaxConns
+	refuseLog logadapt.Throttle // connections refused at MaxPending, MaxConns or MaxConnsPerIP
+	evictLog  logadapt.Throttle // idle connections evicted at MaxConns
 
 	wg        sync.WaitGroup // route goroutines
 	closeOnce sync.Once
@@ -67,6 +69,7 @@ func NewMux(ln net.Listener, cfg MuxConfig) (*Mux, error) {
 		subs:    make(map[byte]*subListener),
 		pending: make(map[net.Conn]struct{}),
 		conns:   make(map[*muxConn]struct{}),
+		perIP:   make(map[netip.Addr]int),
 
 		evictAfter: evictMinIdle,
 	}
@@ -162,7 +165,7 @@ func (m *Mux) track(conn net.Conn) bool {
 	case len(m.pending) >= m.cfg.MaxPending:
 		m.mu.Unlock()
 		m.counters.refused.Add(1)
-		m.refuseLog.warn(m.log, "rpc: mux refused connections", "reason", "too many connections awaiting their protocol byte", "limit", m.cfg.MaxPending, "last_remote", remoteAddr(conn))
+		m.refuseLog.Warn(m.log, "rpc: mux refused connections", "reason", "too many connections awaiting their protocol byte", "limit", m.cfg.MaxPending, "last_remote", remoteAddr(conn))
 		_ = conn.Close()
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func TestMuxIdleTimeoutSparesLiveTraffic(t *testing.T) {
 }
 
 func TestMuxMaxConnsRefusesThenEvictsIdle(t *testing.T) {
-	m, _ := startMux(t, MuxConfig{MaxConns: 4, IdleTimeout: time.Minute}, 'A')
+	m, _ := startMux(t, MuxConfig{MaxConns: 4, MaxConnsPerIP: 4, IdleTimeout: time.Minute}, 'A')
 	setEvictAfter := func(d time.Duration) {
 		m.mu.Lock()
 		m.evictAfter = d
@@ -193,4 +194,71 @@ func TestMuxManyIdleConnectionsStayBounded(t *testing.T) {
 		return st.Pending == 0 && uint64(st.Conns)+st.Refused+st.Evicted >= total
 	})
 	require.LessOrEqual(t, m.Stats().Conns, limit)
+}
+
+// dialFrom opens a plaintext connection from the given local IP that
+// sends the protocol byte 'A'.
+func dialFrom(t *testing.T, localIP, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+	c, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	_, err = c.Write([]byte{'A'})
+	require.NoError(t, err)
+	return c
+}
+
+func TestMuxBoundsConnectionsPerAddress(t *testing.T) {
+	m, _ := startMux(t, MuxConfig{MaxConns: 16, MaxConnsPerIP: 3, IdleTimeout: time.Minute}, 'A')
+	m.mu.Lock()
+	m.evictAfter = time.Hour // however slow the machine, the connections stay fresh
+	m.mu.Unlock()
+	addr := m.Addr().String()
+	conns := func() int { return m.Stats().Conns }
+
+	var first net.Conn
+	for i := range 3 {
+		c := dialFrom(t, "127.0.0.1", addr)
+		if i == 0 {
+			first = c
+		}
+	}
+	testkit.WaitFor(t, 10*time.Second, func() bool { return conns() == 3 }, "three connections from 127.0.0.1 are admitted")
+
+	fourth := dialFrom(t, "127.0.0.1", addr)
+	require.ErrorIs(t, readEOF(t, fourth), io.EOF, "a fourth connection from one address is closed")
+	require.Equal(t, uint64(1), m.Stats().Refused)
+	require.Equal(t, 3, m.Stats().MaxConnsPerIP)
+	require.True(t, m.logs.contains("too many open connections from one address"))
+
+	dialFrom(t, "127.0.0.2", addr)
+	testkit.WaitFor(t, 10*time.Second, func() bool { return conns() == 4 }, "another address has its own slots")
+
+	require.NoError(t, first.Close())
+	testkit.WaitFor(t, 10*time.Second, func() bool { return conns() == 3 }, "the closed connection is forgotten")
+	dialFrom(t, "127.0.0.1", addr)
+	testkit.WaitFor(t, 10*time.Second, func() bool { return conns() == 4 }, "a closed connection frees its address's slot")
+	require.Equal(t, uint64(1), m.Stats().Refused)
+
+	// Once idle long enough, a newcomer from the full address displaces
+	// one of that address's own connections, not another address's.
+	m.mu.Lock()
+	m.evictAfter = evictMinIdle
+	m.mu.Unlock()
+	testkit.WaitFor(t, 10*time.Second, func() bool {
+		dialFrom(t, "127.0.0.1", addr)
+		return m.Stats().Evicted > 0
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Equal(t, 3, m.perIP[netip.MustParseAddr("127.0.0.1")])
+	require.Equal(t, 1, m.perIP[netip.MustParseAddr("127.0.0.2")], "another address's connection is never displaced")
+}
+
+func TestMuxConfigRejectsPerAddressAboveTotal(t *testing.T) {
+	require.Error(t, MuxConfig{MaxConns: 4, MaxConnsPerIP: 5}.Validate())
+	require.Error(t, MuxConfig{MaxConnsPerIP: -1}.Validate())
+	require.NoError(t, MuxConfig{MaxConnsPerIP: DefaultMaxConns}.Validate())
+	require.Equal(t, DefaultMaxConns/2, MuxConfig{}.withDefaults().MaxConnsPerIP)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -22,10 +23,10 @@ type MuxStats struct {
 	Conns int
 	// Pending is the number of connections awaiting their protocol byte.
 	Pending int
-	// MaxConns and MaxPending are the limits in force.
-	MaxConns, MaxPending int
-	// Refused counts connections closed at once because MaxPending or
-	// MaxConns was reached.
+	// MaxConns, MaxConnsPerIP and MaxPending are the limits in force.
+	MaxConns, MaxConnsPerIP, MaxPending int
+	// Refused counts connections closed at once because MaxPending,
+	// MaxConns or MaxConnsPerIP was reached.
 	Refused uint64
 	// Evicted counts idle connections closed to admit a new one at MaxConns.
 	Evicted uint64
@@ -54,7 +55,8 @@ type muxConn struct {
 	dmu      sync.Mutex // guards deadline
 	deadline time.Time  // read deadline set by the owner; zero: none
 
-	handed    bool // guarded by m.mu: owned by a protocol listener's acceptor
+	ip        netip.Addr // the peer's address, set by admit
+	handed    bool       // guarded by m.mu: owned by a protocol listener's acceptor
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -196,10 +198,12 @@ func (c *muxConn) Release() { c.release() }
 
 var _ BusyMarker = (*muxConn)(nil)
 
-// admit registers c as past its protocol byte. At MaxConns it evicts the
-// connection idle the longest, if idle for at least evictMinIdle, or refuses
-// c (and returns false).
+// admit registers c as past its protocol byte. When c's address holds
+// MaxConnsPerIP connections, or the mux MaxConns, it evicts the connection
+// idle the longest among those (if idle for at least evictMinIdle), or
+// refuses c (and returns false).
 func (m *Mux) admit(c *muxConn) bool {
+	c.ip = remoteIP(c)
 	now := time.Now()
 	m.mu.Lock()
 	if m.closed {
@@ -207,37 +211,79 @@ func (m *Mux) admit(c *muxConn) bool {
 		return false
 	}
 	var victim *muxConn
-	if len(m.conns) >= m.cfg.MaxConns {
-		var most time.Duration
-		for o := range m.conns {
-			if d := o.idleFor(now); d >= m.evictAfter && d > most && o.busy.Load() == 0 {
-				victim, most = o, d
-			}
-		}
-		if victim == nil {
-			m.mu.Unlock()
-			m.counters.refused.Add(1)
-			m.refuseLog.warn(m.log, "rpc: mux refused connections", "reason", "too many open connections", "limit", m.cfg.MaxConns, "last_remote", remoteAddr(c))
-			return false
-		}
-		delete(m.conns, victim)
+	limit, reason := 0, ""
+	switch {
+	case c.ip.IsValid() && m.perIP[c.ip] >= m.cfg.MaxConnsPerIP:
+		limit, reason = m.cfg.MaxConnsPerIP, "too many open connections from one address"
+		victim = m.idlest(now, func(o *muxConn) bool { return o.ip == c.ip })
+	case len(m.conns) >= m.cfg.MaxConns:
+		limit, reason = m.cfg.MaxConns, "too many open connections"
+		victim = m.idlest(now, func(*muxConn) bool { return true })
+	}
+	if reason != "" && victim == nil {
+		m.mu.Unlock()
+		m.counters.refused.Add(1)
+		m.refuseLog.Warn(m.log, "rpc: mux refused connections", "reason", reason, "limit", limit, "last_remote", remoteAddr(c))
+		return false
+	}
+	if victim != nil {
+		m.remove(victim)
 	}
 	m.conns[c] = struct{}{}
+	if c.ip.IsValid() {
+		m.perIP[c.ip]++
+	}
 	m.mu.Unlock()
 	if victim != nil {
 		if victim.shut() {
 			m.counters.evicted.Add(1)
 		}
-		m.evictLog.warn(m.log, "rpc: mux closed idle connections to admit new ones", "reason", "too many open connections", "limit", m.cfg.MaxConns, "last_remote", remoteAddr(victim))
+		m.evictLog.Warn(m.log, "rpc: mux closed idle connections to admit new ones", "reason", reason, "limit", limit, "last_remote", remoteAddr(victim))
 	}
 	return true
+}
+
+// idlest returns the connection among those matching that has been idle
+// the longest, at least evictAfter, with no request in service; nil if none.
+// m.mu is held.
+func (m *Mux) idlest(now time.Time, match func(*muxConn) bool) *muxConn {
+	var victim *muxConn
+	var most time.Duration
+	for o := range m.conns {
+		if d := o.idleFor(now); d >= m.evictAfter && d > most && o.busy.Load() == 0 && match(o) {
+			victim, most = o, d
+		}
+	}
+	return victim
+}
+
+// remove drops c from the counts; m.mu is held.
+func (m *Mux) remove(c *muxConn) {
+	if _, ok := m.conns[c]; !ok {
+		return
+	}
+	delete(m.conns, c)
+	if c.ip.IsValid() {
+		if m.perIP[c.ip]--; m.perIP[c.ip] <= 0 {
+			delete(m.perIP, c.ip)
+		}
+	}
 }
 
 // forget removes a closed connection from the mux's count.
 func (m *Mux) forget(c *muxConn) {
 	m.mu.Lock()
-	delete(m.conns, c)
+	m.remove(c)
 	m.mu.Unlock()
+}
+
+// remoteIP returns the IP address of c's peer, or the zero Addr.
+func remoteIP(c net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr(c))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // Stats returns the mux's connection counts.
@@ -245,7 +291,7 @@ func (m *Mux) Stats() MuxStats {
 	m.mu.Lock()
 	s := MuxStats{Conns: len(m.conns), Pending: len(m.pending)}
 	m.mu.Unlock()
-	s.MaxConns, s.MaxPending = m.cfg.MaxConns, m.cfg.MaxPending
+	s.MaxConns, s.MaxConnsPerIP, s.MaxPending = m.cfg.MaxConns, m.cfg.MaxConnsPerIP, m.cfg.MaxPending
 	s.Refused = m.counters.refused.Load()
 	s.Evicted = m.counters.evicted.Load()
 	s.IdleClosed = m.counters.idleClosed.Load()

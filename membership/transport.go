@@ -423,12 +423,12 @@ func (t *transport) track(conn net.Conn) (*trackedConn, error) {
 // connection it notes a peer that hangs up without answering.
 type trackedConn struct {
 	net.Conn
-	t    *transport
+	t       *transport
 	peer    netip.AddrPort // set for dialed connections
 	inbound bool           // accepted: counted in the stream limits
 	got     atomic.Bool    // a byte was read
-	once sync.Once
-	err  error
+	once    sync.Once
+	err     error
 }
 
 func (c *trackedConn) Read(b []byte) (int, error) {

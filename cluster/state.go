@@ -198,7 +198,7 @@ const stuckPrefix = "stuck: "
 
 // serverHealthy is the one definition of a healthy server, used by the
 // reconciler to promote and by Health to report: gossip says it is alive, it
-// answered this round's status request, it heard from a leader within
+// answered this round's status request, its storage takes writes, it heard from a leader within
 // LastContactThreshold, it is not stuck (behind the group's commit index
 // without applying anything for ProgressTimeout, as of now), and it has
 // applied to within MaxTrailingLogs of the group's commit index. When it is
@@ -209,6 +209,8 @@ func serverHealthy(alive bool, s serverState, commit uint64, now time.Time, p he
 		return false, "not alive in gossip"
 	case !s.Known:
 		return false, "did not answer the status request: " + s.Err
+	case s.Status.StorageError != "":
+		return false, "storage: " + s.Status.StorageError
 	}
 	lc, applied := s.Status.LastContact, s.Status.AppliedIndex
 	switch {

@@ -99,6 +99,7 @@ func TestServerHealthy(t *testing.T) {
 		{name: "behind, applying lately", alive: true, s: func(s *serverState) { s.Progress = now.Add(-5 * time.Second) }, want: true},
 		{name: "behind, stuck", alive: true, s: func(s *serverState) { s.Progress = now.Add(-6 * time.Second) }, reason: "stuck: applied index 95 has not moved for 6s"},
 		{name: "stuck with nothing applied", alive: true, s: func(s *serverState) { s.Status.AppliedIndex, s.Progress = 0, t0 }, reason: "stuck: applied index 0"},
+		{name: "disk full, otherwise fine", alive: true, s: func(s *serverState) { s.Status.StorageError = "disk full: writes to the Raft log fail" }, reason: "storage: disk full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

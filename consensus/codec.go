@@ -237,10 +237,12 @@ func decodeStatusRequest(b []byte) (statusRequest, error) {
 // Status response layout: state (u8), flags (u8, bit 0: has state), term,
 // commit, applied, last log, configuration, last snapshot indexes and
 // snapshot failures (u64 each), last contact age in nanoseconds (u64,
-// all ones: never), then the strings ID, address, leader ID, leader address.
+// all ones: never), then the strings ID, address, leader ID, leader address,
+// and the storage error when flag bit 1 is set.
 const (
 	statusHasState     uint8 = 1 << 0
-	statusKnownFlags         = statusHasState
+	statusStorageError uint8 = 1 << 1
+	statusKnownFlags         = statusHasState | statusStorageError
 	statusNeverContact       = math.MaxUint64
 )
 
@@ -249,11 +251,16 @@ func encodeStatus(s Status) []byte {
 	for _, str := range []string{s.Name, s.Addr, s.Leader.Name, s.Leader.Addr} {
 		size += wire.BytesSize(len(str))
 	}
-	b := make([]byte, 0, size)
 	var flags uint8
 	if s.HasState {
 		flags |= statusHasState
 	}
+	storageErr := clip(s.StorageError)
+	if storageErr != "" {
+		flags |= statusStorageError
+		size += wire.BytesSize(len(storageErr))
+	}
+	b := make([]byte, 0, size)
 	b = append(b, uint8(s.State), flags)
 	for _, v := range []uint64{s.Term, s.CommitIndex, s.AppliedIndex, s.LastLogIndex,
 		s.ConfigurationIndex, s.LastSnapshotIndex, s.SnapshotFailures} {
@@ -266,6 +273,9 @@ func encodeStatus(s Status) []byte {
 	b = wire.AppendUint64(b, age)
 	for _, str := range []string{s.Name, s.Addr, s.Leader.Name, s.Leader.Addr} {
 		b = wire.AppendString(b, str)
+	}
+	if storageErr != "" {
+		b = wire.AppendString(b, storageErr)
 	}
 	return b
 }
@@ -302,6 +312,11 @@ func decodeStatus(b []byte) (Status, error) {
 	s.Leader.Term = s.Term
 	if s.Leader.Name == "" {
 		s.Leader.Term = 0
+	}
+	if flags&statusStorageError != 0 {
+		if s.StorageError = d.String("storage error", maxRemoteMessage); s.StorageError == "" {
+			d.Failf("storage error flag set with an empty message")
+		}
 	}
 	return s, d.Finish()
 }

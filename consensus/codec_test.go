@@ -62,6 +62,10 @@ func TestCodecRoundTrips(t *testing.T) {
 	gotSt, err = decodeStatus(encodeStatus(st))
 	require.NoError(t, err)
 	require.Equal(t, st, gotSt)
+	st.StorageError = "disk full: writes to the Raft log fail"
+	gotSt, err = decodeStatus(encodeStatus(st))
+	require.NoError(t, err)
+	require.Equal(t, st, gotSt)
 }
 
 func TestCodecRejectsMalformed(t *testing.T) {
@@ -85,6 +89,12 @@ func TestCodecRejectsMalformed(t *testing.T) {
 		"length not shortest": func() error { _, err := decodeChangeRequest([]byte{0, byte(opRemove), 0x81, 0, 'a', 0}); return err },
 		"truncated status":    func() error { _, err := decodeStatus(encodeStatus(sampleStatus())[:20]); return err },
 		"unknown state":       func() error { b := encodeStatus(sampleStatus()); b[0] = 9; _, err := decodeStatus(b); return err },
+		"empty storage error": func() error {
+			b := encodeStatus(sampleStatus())
+			b[1] |= statusStorageError
+			_, err := decodeStatus(append(b, 0))
+			return err
+		},
 	}
 	for name, decode := range cases {
 		err := decode()

@@ -68,6 +68,9 @@ func FuzzDecodeChangeRequest(f *testing.F) {
 
 func FuzzDecodeStatus(f *testing.F) {
 	f.Add(encodeStatus(sampleStatus()))
+	failing := sampleStatus()
+	failing.StorageError = "disk full: writes to the Raft log fail"
+	f.Add(encodeStatus(failing))
 	f.Add(statusRequest{}.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if s, err := decodeStatus(b); err == nil && !bytes.Equal(encodeStatus(s), b) {

@@ -229,6 +229,7 @@ func (n *Node) startRaft(undo *[]func()) error {
 		return err
 	}
 	n.store = store
+	store.watch.closing = n.closing
 	*undo = append(*undo, func() { _ = store.close() })
 	n.obsCh = make(chan raft.Observation, 64)
 	r, err := raft.NewRaft(rc, n.fsm, store.logs, store.stable, store.snaps, n.trans)

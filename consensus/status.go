@@ -80,6 +80,11 @@ type Status struct {
 	// HasState reports whether the server holds any Raft state (a log entry,
 	// a term or a snapshot): a server without it may be bootstrapped.
 	HasState bool
+	// StorageError says why writes to the server's log or stable store
+	// fail (a full disk, say), with what to do; "" while they succeed. A
+	// server whose writes fail accepts no entries; it catches up by itself
+	// once a write succeeds again.
+	StorageError string
 }
 
 // Status returns this server's status. It is cheap enough to poll.
@@ -111,6 +116,7 @@ func (n *Node) Status() Status {
 	if has, err := n.store.hasState(); err == nil {
 		s.HasState = has
 	}
+	s.StorageError = n.store.watch.problem()
 	return s
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/conclave-go/conclave/internal/logadapt"
 )
 
 const (
@@ -30,6 +32,7 @@ type storage struct {
 	stable raft.StableStore
 	snaps  raft.SnapshotStore
 	close  func() error
+	watch  *storageWatch // write failures of logs and stable
 }
 
 // openStorage opens the stores described by cfg: the configured log store
@@ -44,6 +47,7 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 			stable: mem,
 			snaps:  raft.NewInmemSnapshotStore(),
 			close:  func() error { return nil },
+			watch:  &storageWatch{logger: logadapt.OrDiscard(cfg.Logger)},
 		}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -87,11 +91,13 @@ func openStorage(cfg Config, logger hclog.Logger) (*storage, error) {
 			return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 		}
 	}
-	cached, err := raft.NewLogCache(logCacheSize, logs)
+	watch := &storageWatch{logger: logadapt.OrDiscard(cfg.Logger)}
+	watched := watchedStore{LogStore: logs, w: watch}
+	cached, err := raft.NewLogCache(logCacheSize, watched)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: log cache: %w", err))
 	}
-	return &storage{logs: cached, stable: logs, snaps: snaps, close: logs.Close}, nil
+	return &storage{logs: cached, stable: watched, snaps: snaps, close: logs.Close, watch: watch}, nil
 }
 
 // openBolt opens the default store: raft-boltdb in dir/raft.db.

@@ -57,4 +57,3 @@ func TestFullDiskIsUnhealthyUntilSpaceReturns(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, func() bool { return victim.fsm.get("after") == "1" }, "the follower caught up")
 	require.Empty(t, victim.Consensus().Status().StorageError)
 }
-

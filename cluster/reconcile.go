@@ -283,7 +283,7 @@ func (r *reconciler) readStatuses(ctx context.Context, servers []raftServer, sel
 			at := time.Now()
 			mu.Lock()
 			defer mu.Unlock()
-			out[s.ID] = statusReading{Status: st, Err: err, At: at}
+			out[s.ID] = statusReading{Status: st, Err: err, At: at, Rejections: r.cons.LogRejections(s.Addr)}
 		}()
 	}
 	wg.Wait()

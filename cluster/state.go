@@ -54,6 +54,9 @@ type serverState struct {
 	// UnhealthySince is the start of the current unhealthy streak (zero
 	// while healthy).
 	UnhealthySince time.Time
+	// Rejections are the server's refusals of this node's replication as
+	// leader, as of the latest round.
+	Rejections consensus.LogRejections
 }
 
 // statusReading is one status request of a round: the answer or the error,
@@ -62,6 +65,9 @@ type statusReading struct {
 	Status consensus.Status
 	Err    error
 	At     time.Time
+	// Rejections are the server's refusals of this node's replication, as
+	// leader (zero on other nodes).
+	Rejections consensus.LogRejections
 }
 
 // healthPolicy holds the thresholds of serverHealthy.
@@ -164,8 +170,11 @@ func nextPresence(p, g gossipServer, now time.Time) gossipServer {
 }
 
 func nextServer(old serverState, readings map[string]statusReading, id string, st *groupState, p healthPolicy) serverState {
-	cur := serverState{Status: old.Status, ReadAt: old.ReadAt, Progress: old.Progress}
+	cur := serverState{Status: old.Status, ReadAt: old.ReadAt, Progress: old.Progress, Rejections: old.Rejections}
 	r, asked := readings[id]
+	if asked {
+		cur.Rejections = r.Rejections
+	}
 	switch {
 	case !asked:
 		cur.Err = errNotAsked
@@ -219,15 +228,29 @@ func serverHealthy(alive bool, s serverState, commit uint64, now time.Time, p he
 	case lc > p.LastContactThreshold:
 		return false, fmt.Sprintf("last heard from the leader %v ago (threshold %v)", lc.Round(time.Millisecond), p.LastContactThreshold)
 	case applied < commit && !s.Progress.IsZero() && now.Sub(s.Progress) > p.ProgressTimeout:
-		return false, fmt.Sprintf(stuckPrefix+"applied index %d has not moved for %v while the commit index is %d; "+
-			"it hears from the leader but applies nothing: its state machine is blocked, its disk cannot be written, "+
-			"or its log no longer matches the leader's (the leader keeps sending older entries); check its logs, "+
-			"and if its log was lost or damaged restore it from its peers (move its DataDir aside, start it with StartFresh)",
-			applied, now.Sub(s.Progress).Round(time.Second), commit)
+		return false, stuckReason(s, commit, now, p)
 	case applied+p.MaxTrailingLogs < commit:
 		return false, fmt.Sprintf("applied index %d trails the commit index %d by more than %d", applied, commit, p.MaxTrailingLogs)
 	}
 	return true, ""
+}
+
+// stuckReason says why a stuck server may be stuck and what to do. When it
+// kept refusing the leader's entries while stuck, its log no longer matches
+// the leader's: that is named, with the one repair.
+func stuckReason(s serverState, commit uint64, now time.Time, p healthPolicy) string {
+	applied, still := s.Status.AppliedIndex, now.Sub(s.Progress).Round(time.Second)
+	if rj := s.Rejections; rj.Count > 0 && now.Sub(rj.Last) <= p.ProgressTimeout {
+		return fmt.Sprintf(stuckPrefix+"applied index %d has not moved for %v while the commit index is %d, and it keeps refusing "+
+			"the leader's entries (%d refusals, the latest %v ago; the leader now sends from index %d): its log no longer "+
+			"matches the leader's; restore it from its peers: stop it, move its DataDir aside, start it with StartFresh",
+			applied, still, commit, rj.Count, now.Sub(rj.Last).Round(time.Second), rj.Next)
+	}
+	return fmt.Sprintf(stuckPrefix+"applied index %d has not moved for %v while the commit index is %d; "+
+		"it hears from the leader but applies nothing: its state machine is blocked, its disk cannot be written, "+
+		"or its log no longer matches the leader's (the leader keeps sending older entries); check its logs, "+
+		"and if its log was lost or damaged restore it from its peers (move its DataDir aside, start it with StartFresh)",
+		applied, still, commit)
 }
 
 // alive reports whether gossip says the server is alive (and not leaving).

@@ -99,6 +99,17 @@ func TestServerHealthy(t *testing.T) {
 		{name: "behind, applying lately", alive: true, s: func(s *serverState) { s.Progress = now.Add(-5 * time.Second) }, want: true},
 		{name: "behind, stuck", alive: true, s: func(s *serverState) { s.Progress = now.Add(-6 * time.Second) }, reason: "stuck: applied index 95 has not moved for 6s"},
 		{name: "stuck with nothing applied", alive: true, s: func(s *serverState) { s.Status.AppliedIndex, s.Progress = 0, t0 }, reason: "stuck: applied index 0"},
+		{name: "stuck, refusing the leader's entries", alive: true, s: func(s *serverState) {
+			s.Progress = now.Add(-6 * time.Second)
+			s.Rejections = consensus.LogRejections{Count: 12, Next: 1, Last: now.Add(-2 * time.Second)}
+		}, reason: "keeps refusing the leader's entries (12 refusals, the latest 2s ago; the leader now sends from index 1)"},
+		{name: "stuck, refusals long past", alive: true, s: func(s *serverState) {
+			s.Progress = now.Add(-6 * time.Second)
+			s.Rejections = consensus.LogRejections{Count: 12, Next: 1, Last: now.Add(-time.Minute)}
+		}, reason: "its state machine is blocked"},
+		{name: "refusing while catching up is fine", alive: true, s: func(s *serverState) {
+			s.Rejections = consensus.LogRejections{Count: 3, Next: 90, Last: now}
+		}, want: true},
 		{name: "disk full, otherwise fine", alive: true, s: func(s *serverState) { s.Status.StorageError = "disk full: writes to the Raft log fail" }, reason: "storage: disk full"},
 	}
 	for _, tt := range tests {

@@ -419,7 +419,7 @@ func (c Config) raftConfig() *raft.Config {
 		rc.TrailingLogs = c.Tuning.TrailingLogs
 	}
 	rc.LocalID = raft.ServerID(c.Name)
-	rc.Logger = logadapt.Hclog(c.Logger, raftDemotions(nil)).Named("raft")
+	rc.Logger = logadapt.Hclog(c.Logger, raftDemotions(nil, nil)).Named("raft")
 	rc.LogOutput = nil
 	rc.LogLevel = ""
 	rc.NotifyCh = nil

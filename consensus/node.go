@@ -58,7 +58,8 @@ type Node struct {
 	observer     *raft.Observer
 	obsCh        chan raft.Observation
 
-	removed removedPeers // servers this node, as leader, removed; for the raft logger
+	removed    removedPeers // servers this node, as leader, removed; for the raft logger
+	rejections rejectionLog // refused replication, as leader; from the raft logger
 
 	restoreLn net.Listener // snapshot streams followers forward to the leader; set by Start
 
@@ -190,7 +191,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		Stream:  stream,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  logadapt.Hclog(n.logger, raftDemotions(n.removed.has)).Named("raft-net"),
+		Logger:  logadapt.Hclog(n.logger, raftDemotions(n.removed.has, n.rejections.note)).Named("raft-net"),
 		// No pipelined replication: in raft v1.7.3 a follower's rejected
 		// append (after a leader change or a lost entry) can leave the
 		// pipeline's goroutines waiting on each other for good, so that
@@ -222,7 +223,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 // startRaft opens storage and creates the raft instance with its observer.
 func (n *Node) startRaft(undo *[]func()) error {
 	rc := n.cfg.raftConfig()
-	rc.Logger = logadapt.Hclog(n.logger, raftDemotions(n.removed.has)).Named("raft")
+	rc.Logger = logadapt.Hclog(n.logger, raftDemotions(n.removed.has, n.rejections.note)).Named("raft")
 	n.batchApplyCh = rc.BatchApplyCh
 	store, err := openStorage(n.cfg, rc.Logger)
 	if err != nil {

@@ -15,17 +15,20 @@ import (
 // normal operation, each with the condition under which it is benign, and
 // the level to log it at instead of raft's Warn or Error. removed reports
 // whether this node, as leader, removed the server at addr from the
-// configuration; nil means none was.
-func raftDemotions(removed func(addr string) bool) []logadapt.Demotion {
+// configuration; nil means none was. rejected, when set, is told of every
+// replication request a follower refused (raft names it only in its log).
+func raftDemotions(removed func(addr string) bool, rejected func(addr string, next uint64)) []logadapt.Demotion {
 	peerRemoved := func(c logadapt.Call) bool {
-		v, _ := c.Arg("peer")
-		switch p := v.(type) {
-		case raft.Server:
-			return removed != nil && removed(string(p.Address))
-		case raft.ServerAddress:
-			return removed != nil && removed(string(p))
+		addr, ok := peerAddr(c)
+		return ok && removed != nil && removed(addr)
+	}
+	noteRejected := func(c logadapt.Call) bool {
+		addr, ok := peerAddr(c)
+		next, _ := c.Arg("next")
+		if n, isIndex := next.(uint64); ok && isIndex && rejected != nil {
+			rejected(addr, n)
 		}
-		return false
+		return true
 	}
 	debug, info := slog.LevelDebug, slog.LevelInfo
 	return []logadapt.Demotion{
@@ -41,7 +44,9 @@ func raftDemotions(removed func(addr string) bool) []logadapt.Demotion {
 		{Logger: "raft", Msg: "failed to get previous log", Level: debug, When: followerBehind},
 		// The leader's half of that exchange; the follower logs any real
 		// cause.
-		{Logger: "raft", Msg: "appendEntries rejected, sending older logs", Level: debug},
+		// Recorded for Health, which names a follower that keeps refusing
+		// while it applies nothing.
+		{Logger: "raft", Msg: "appendEntries rejected, sending older logs", Level: debug, When: noteRejected},
 		// A leader learns of a newer term: an election happened (start-up
 		// race, leadership transfer on leave). A server that starts an
 		// election because it lost its leader warns about it itself.
@@ -59,6 +64,18 @@ func raftDemotions(removed func(addr string) bool) []logadapt.Demotion {
 		{Logger: "raft-net", Msg: "failed to flush response", Level: debug, When: closedLocally},
 		{Logger: "raft-net", Msg: "failed to decode incoming command", Level: debug, When: closedLocally},
 	}
+}
+
+// peerAddr returns the address of a call's "peer" argument.
+func peerAddr(c logadapt.Call) (string, bool) {
+	v, _ := c.Arg("peer")
+	switch p := v.(type) {
+	case raft.Server:
+		return string(p.Address), true
+	case raft.ServerAddress:
+		return string(p), true
+	}
+	return "", false
 }
 
 func noLastLeader(c logadapt.Call) bool {

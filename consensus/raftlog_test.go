@@ -3,6 +3,7 @@ package consensus
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -63,7 +64,7 @@ func TestRaftDemotionsOnlyBenignCases(t *testing.T) {
 		t.Run(tt.logger+": "+tt.msg, func(t *testing.T) {
 			var buf bytes.Buffer
 			l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			h := logadapt.Hclog(l, raftDemotions(func(addr string) bool { return addr == string(removed.Address) }))
+			h := logadapt.Hclog(l, raftDemotions(func(addr string) bool { return addr == string(removed.Address) }, nil))
 			h.Named(tt.logger).Log(tt.level, tt.msg, tt.args...)
 			require.Contains(t, buf.String(), "level="+tt.want.String()+" msg=", buf.String())
 			require.Equal(t, 1, strings.Count(buf.String(), "\n"))
@@ -80,4 +81,20 @@ func TestRemovedPeersFollowsObservations(t *testing.T) {
 	require.False(t, p.has("10.0.0.4:7950"))
 	p.observe(raft.PeerObservation{Peer: s, Removed: false}) // added back
 	require.False(t, p.has("10.0.0.3:7950"))
+}
+
+func TestRejectedReplicationIsRecorded(t *testing.T) {
+	var log rejectionLog
+	l := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := logadapt.Hclog(l, raftDemotions(nil, log.note)).Named("raft")
+	peer := raft.Server{ID: "s2", Address: "10.0.0.2:7950"}
+	require.Zero(t, log.of("10.0.0.2:7950"))
+	for next := uint64(5); next >= 3; next-- {
+		h.Warn("appendEntries rejected, sending older logs", "peer", peer, "next", next)
+	}
+	r := log.of("10.0.0.2:7950")
+	require.Equal(t, uint64(3), r.Count)
+	require.Equal(t, uint64(3), r.Next)
+	require.False(t, r.Last.IsZero())
+	require.Zero(t, log.of("10.0.0.3:7950"))
 }

@@ -37,6 +37,14 @@ var (
 	// ErrStale is [consensus.ErrStale].
 	ErrStale = consensus.ErrStale
 
+	// The storage errors of Start, re-exported from consensus: the data
+	// directory holds another log store ([consensus.ErrLogStoreMismatch]),
+	// an unreadable one ([consensus.ErrCorruptLog]), or snapshots without
+	// their log ([consensus.ErrLostLog]). Each error's text says what to do.
+	ErrLogStoreMismatch = consensus.ErrLogStoreMismatch
+	ErrCorruptLog       = consensus.ErrCorruptLog
+	ErrLostLog          = consensus.ErrLostLog
+
 	// ErrBootstrapMismatch reports servers that disagree about BootstrapExpect.
 	// Such a cluster does not bootstrap until the configurations agree.
 	ErrBootstrapMismatch = errors.New("cluster: servers disagree about BootstrapExpect")

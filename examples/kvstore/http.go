@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,11 +25,13 @@ type backend interface {
 
 // api serves the HTTP interface of one node.
 type api struct {
-	node     backend
-	maxKey   int
-	maxValue int
-	timeout  time.Duration // how long a request may wait for the cluster
-	logger   *slog.Logger
+	node        backend
+	maxKey      int
+	maxValue    int
+	maxMessage  int           // the largest command (MaxMessageSize); zero: the default
+	maxBatchOps int           // zero: the default
+	timeout     time.Duration // how long a request may wait for the cluster
+	logger      *slog.Logger
 }
 
 // retryAfter is the Retry-After value sent with 503s, in seconds.
@@ -39,11 +40,16 @@ const retryAfter = "1"
 // handler routes the API. Each path also has a method-less pattern, which
 // Go's mux prefers less than the method-specific ones: it answers 405 with
 // an Allow header and a JSON body.
-func (a *api) handler() http.Handler {
+func (a *api) handler() http.Handler { return a.mux() }
+
+// mux is the API's router. The operator's endpoints join it
+// (withOperator), so that a request goes through one router, not two.
+func (a *api) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	route(mux, "/kv/{key...}", map[string]http.HandlerFunc{
 		http.MethodGet: a.getKey, http.MethodPut: a.putKey, http.MethodDelete: a.deleteKey,
 	})
+	route(mux, "/batch", map[string]http.HandlerFunc{http.MethodPost: a.batch})
 	route(mux, "/readyz", map[string]http.HandlerFunc{http.MethodGet: a.ready})
 	a.backupRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -75,13 +81,17 @@ func (a *api) getKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	level, err := parseConsistency(params.Get("consistency"))
+	level, err := parseConsistency(params.get("consistency"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	defer cancel()
+	ctx := r.Context()
+	if level != consensus.Stale { // a stale read never waits
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
 	res, err := a.node.Query(ctx, level, encodeGet(key))
 	if err != nil {
 		a.fail(w, r, err, false)
@@ -92,10 +102,11 @@ func (a *api) getKey(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.fail(w, r, err, false)
 	case !found:
-		writeError(w, http.StatusNotFound, "key not found")
+		writeStatic(w, http.StatusNotFound, notFoundBody)
 	default:
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+		h := w.Header()
+		h["Content-Type"] = octetStream
+		h["Content-Length"] = []string{strconv.Itoa(len(value))}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(value)
 	}
@@ -123,9 +134,9 @@ func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prevLen := -1
-	if params.Has("prev-length") {
-		n, err := strconv.Atoi(params.Get("prev-length"))
-		if err != nil || n < 0 || n > a.maxValue || params.Has("prev-value") {
+	if params.has("prev-length") {
+		n, err := strconv.Atoi(params.get("prev-length"))
+		if err != nil || n < 0 || n > a.maxValue || params.has("prev-value") {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-length must be a number of bytes from 0 to %d, without prev-value", a.maxValue))
 			return
 		}
@@ -146,8 +157,8 @@ func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.write(w, r, encodeCAS(key, string(body[:prevLen]), body[prevLen:]))
-	case params.Has("prev-value"):
-		prev := params.Get("prev-value")
+	case params.has("prev-value"):
+		prev := params.get("prev-value")
 		if len(prev) > a.maxValue {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-value of %d bytes exceeds the limit of %d", len(prev), a.maxValue))
 			return
@@ -190,7 +201,7 @@ func (a *api) write(w http.ResponseWriter, r *http.Request, cmd []byte) {
 // request validates the key and the query parameters (only those named are
 // allowed, each at most once). It answers 400 itself and returns false when
 // they are bad.
-func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string) (string, url.Values, bool) {
+func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string) (string, query, bool) {
 	key := r.PathValue("key")
 	if key == "" {
 		writeError(w, http.StatusBadRequest, "empty key")
@@ -200,20 +211,10 @@ func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string)
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("key of %d bytes exceeds the limit of %d", len(key), a.maxKey))
 		return "", nil, false
 	}
-	params, err := url.ParseQuery(r.URL.RawQuery)
+	params, err := parseQuery(r.URL.RawQuery, allowed)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad query string: "+err.Error())
+		writeError(w, http.StatusBadRequest, err.Error())
 		return "", nil, false
-	}
-	for name, vals := range params {
-		if !slices.Contains(allowed, name) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", name))
-			return "", nil, false
-		}
-		if len(vals) > 1 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %q given %d times", name, len(vals)))
-			return "", nil, false
-		}
 	}
 	return key, params, true
 }

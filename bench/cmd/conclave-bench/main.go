@@ -47,6 +47,8 @@ type options struct {
 	flapFor      time.Duration
 	pauseFor     time.Duration
 	httpClients  []int
+	httpBatches  []int
+	httpProtos   bool
 	kvstore      string
 	metrics      time.Duration
 	verbose      bool
@@ -84,6 +86,8 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
 	flag.DurationVar(&o.pauseFor, "pause-duration", 2*time.Second, "how long the false-failure check holds a node's traffic")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
+	httpBatches := flag.String("http-batches", "16,128", "operations per POST /batch request in the http suite's batch rows (empty: none)")
+	flag.BoolVar(&o.httpProtos, "http-protocols", true, "http suite: also compare HTTP/1.1 with h2c, and PUT with POST /batch, on the kvstore's leader")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
@@ -105,7 +109,7 @@ func parseFlags() (options, error) {
 	for _, p := range []struct {
 		dst *[]int
 		s   string
-	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}} {
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}} {
 		if *p.dst, err = ints(p.s); err != nil {
 			return o, err
 		}
@@ -132,6 +136,9 @@ func contains(xs []string, s string) bool {
 
 func ints(s string) ([]int, error) {
 	var out []int
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -468,6 +475,14 @@ func httpSuite(ctx context.Context, o options, dir string) error {
 		return err
 	}
 	fmt.Fprintf(o.out, "\n## kvstore example over HTTP (3 processes) next to in-process calls (%d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	if !o.httpProtos {
+		return nil
+	}
+	if rows, err = bench.HTTPProtocols(ctx, kv, o.httpClients, o.httpBatches, o.rounds, o.slice); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## kvstore leader: HTTP/1.1 and h2c, PUT and POST /batch (%d × %v per case)\n\n", o.rounds, o.slice)
 	bench.WriteTable(o.out, rows)
 	return nil
 }

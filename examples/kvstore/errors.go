@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/conclave-go/conclave/cluster"
 )
@@ -40,11 +39,10 @@ func mustJSON(v any) []byte {
 	return append(b, '\n')
 }
 
-// writeStatic answers status with a JSON body prepared in advance.
+// writeStatic answers status with a short JSON body prepared in advance
+// (net/http sets its Content-Length).
 func writeStatic(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -25,7 +25,7 @@ func operatorServer(t *testing.T, withPprof bool) string {
 	h, ops, err := withOperator(a.mux(), node, withPprof)
 	require.NoError(t, err)
 	t.Cleanup(ops.close)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(a.fastKeys(h))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -53,7 +53,7 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 		return nil, err
 	}
 	s.ops = ops
-	s.http = newHTTPServer(h, o, logger)
+	s.http = newHTTPServer(a.fastKeys(h), o, logger)
 	return s, nil
 }
 

@@ -430,3 +430,61 @@ func HTTPProtocols(ctx context.Context, kv *KVStore, clients, batches []int, rou
 	}
 	return rows, nil
 }
+
+// HTTPBeforeAfter compares two builds of the kvstore, each its own cluster
+// of three processes, request for request: PUTs and GETs at every level
+// through each one's leader and a follower, in interleaved slices, so that
+// a change in the machine's load affects both alike. Each after row has its
+// before row as baseline.
+func HTTPBeforeAfter(ctx context.Context, before, after *KVStore, clients []int, rounds int, slice time.Duration) ([]Row, error) {
+	roles := func() (bl, al int, err error) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		err = poll(wctx, func() bool {
+			var e1, e2 error
+			bl, e1 = before.Leader(wctx)
+			al, e2 = after.Leader(wctx)
+			return e1 == nil && e2 == nil
+		})
+		if err != nil {
+			return 0, 0, errNoLeader
+		}
+		return bl, al, nil
+	}
+	var rows []Row
+	add := func(section, level string, c int, op func(k *KVStore, node int) Op) error {
+		ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) {
+			bl, al, err := roles()
+			if err != nil {
+				return nil, err
+			}
+			bf, af := (bl+1)%len(before.URLs), (al+1)%len(after.URLs)
+			return []Target{
+				{Name: "before leader", Op: op(before, bl), CPU: before.CPU}, {Name: "after leader", Op: op(after, al), CPU: after.CPU},
+				{Name: "before follower", Op: op(before, bf), CPU: before.CPU}, {Name: "after follower", Op: op(after, af), CPU: after.CPU},
+			}, nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(ts); i += 2 {
+			rows = append(rows,
+				Row{Section: section, Name: ts[i].Name, Callers: c, Level: level, Result: res[i]},
+				Row{Section: section, Name: ts[i+1].Name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
+		}
+		return nil
+	}
+	for _, c := range clients {
+		if err := add("http write", "", c, func(k *KVStore, n int) Op { return k.WriteOp(n, 64) }); err != nil {
+			return rows, err
+		}
+	}
+	for _, level := range []consensus.ReadLevel{consensus.Stale, consensus.Leader, consensus.Linearizable} {
+		for _, c := range clients {
+			if err := add("http read", level.String(), c, func(k *KVStore, n int) Op { return k.ReadOp(n, level) }); err != nil {
+				return rows, err
+			}
+		}
+	}
+	return rows, nil
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"unicode/utf8"
 
@@ -117,7 +116,7 @@ func (a *api) readBatch(w http.ResponseWriter, r *http.Request) (batchRequest, b
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("batch of %d bytes exceeds the limit of %d: split it", r.ContentLength, limit))
 		return req, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	body, err := readAtMost(w, r, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):

@@ -257,7 +257,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byt
 		a.tooLarge(w, r.ContentLength)
 		return nil, false
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	value, err := readAtMost(w, r, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -268,6 +268,20 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byt
 		return nil, false
 	}
 	return value, true
+}
+
+// readAtMost reads a body of at most limit bytes (a larger one is an
+// *http.MaxBytesError) into one buffer of the announced length.
+func readAtMost(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
+	if r.ContentLength < 0 || r.ContentLength > int64(limit) {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	}
+	// net/http ends the body after ContentLength bytes.
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (a *api) tooLarge(w http.ResponseWriter, size int64) {

@@ -362,7 +362,7 @@ func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []i
 // connections), for writes and stale reads, and single PUTs against POST
 // /batch requests of each size in batches (64-byte values), in interleaved
 // slices. Each second row of a pair has the first as its baseline; batch
-// rows count operations, not requests.
+// rows count operations, not requests. CPU is the kvstore processes' only.
 func HTTPProtocols(ctx context.Context, kv *KVStore, clients, batches []int, rounds int, slice time.Duration) ([]Row, error) {
 	leader := func() (int, error) {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -385,7 +385,7 @@ func HTTPProtocols(ctx context.Context, kv *KVStore, clients, batches []int, rou
 			if err != nil {
 				return nil, err
 			}
-			return targets(l), nil
+			return serverOnly(targets(l)), nil
 		})
 		if err != nil {
 			return err
@@ -431,11 +431,20 @@ func HTTPProtocols(ctx context.Context, kv *KVStore, clients, batches []int, rou
 	return rows, nil
 }
 
+// serverOnly marks ts to count the kvstore processes' CPU only.
+func serverOnly(ts []Target) []Target {
+	for i := range ts {
+		ts[i].ServerOnly = true
+	}
+	return ts
+}
+
 // HTTPBeforeAfter compares two builds of the kvstore, each its own cluster
 // of three processes, request for request: PUTs and GETs at every level
 // through each one's leader and a follower, in interleaved slices, so that
 // a change in the machine's load affects both alike. Each after row has its
-// before row as baseline.
+// before row as baseline. CPU is the kvstore processes' only: the load
+// generator is the same for both.
 func HTTPBeforeAfter(ctx context.Context, before, after *KVStore, clients []int, rounds int, slice time.Duration) ([]Row, error) {
 	roles := func() (bl, al int, err error) {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -459,10 +468,10 @@ func HTTPBeforeAfter(ctx context.Context, before, after *KVStore, clients []int,
 				return nil, err
 			}
 			bf, af := (bl+1)%len(before.URLs), (al+1)%len(after.URLs)
-			return []Target{
+			return serverOnly([]Target{
 				{Name: "before leader", Op: op(before, bl), CPU: before.CPU}, {Name: "after leader", Op: op(after, al), CPU: after.CPU},
 				{Name: "before follower", Op: op(before, bf), CPU: before.CPU}, {Name: "after follower", Op: op(after, af), CPU: after.CPU},
-			}, nil
+			}), nil
 		})
 		if err != nil {
 			return err

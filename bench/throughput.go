@@ -91,11 +91,17 @@ type Target struct {
 	// Batch is the number of operations each call of Op carries (0: one):
 	// Result.Ops counts operations, latencies stay per call.
 	Batch int
+	// ServerOnly leaves this process's CPU (the load generator's) out of
+	// Result.CPU: only CPU's processes count.
+	ServerOnly bool
 }
 
 // cpuNow returns this process's CPU time plus t's other processes'.
 func (t Target) cpuNow() time.Duration {
-	c := selfCPU()
+	var c time.Duration
+	if !t.ServerOnly {
+		c = selfCPU()
+	}
 	if t.CPU != nil {
 		c += t.CPU()
 	}

@@ -236,16 +236,16 @@ func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string)
 	key := strings.TrimPrefix(r.URL.Path, "/kv/") // the {key...} of the route
 	if key == "" {
 		writeError(w, http.StatusBadRequest, "empty key")
-		return "", nil, false
+		return "", query{}, false
 	}
 	if len(key) > a.maxKey {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("key of %d bytes exceeds the limit of %d", len(key), a.maxKey))
-		return "", nil, false
+		return "", query{}, false
 	}
 	params, err := parseQuery(r.URL.RawQuery, allowed)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return "", nil, false
+		return "", query{}, false
 	}
 	return key, params, true
 }

@@ -7,13 +7,20 @@ import (
 	"strings"
 )
 
-// query holds a request's query parameters, each given at most once.
-type query []param
+// maxParams is the most parameters a route allows.
+const maxParams = 4
+
+// query holds a request's query parameters, each given at most once, in a
+// value that needs no allocation.
+type query struct {
+	params [maxParams]param
+	n      int
+}
 
 type param struct{ name, value string }
 
-func (q query) get(name string) string {
-	for _, p := range q {
+func (q *query) get(name string) string {
+	for _, p := range q.params[:q.n] {
 		if p.name == name {
 			return p.value
 		}
@@ -21,12 +28,12 @@ func (q query) get(name string) string {
 	return ""
 }
 
-func (q query) has(name string) bool {
-	return slices.ContainsFunc(q, func(p param) bool { return p.name == name })
+func (q *query) has(name string) bool {
+	return slices.ContainsFunc(q.params[:q.n], func(p param) bool { return p.name == name })
 }
 
 // parseQuery parses a raw query string, allowing only the parameters
-// named, each at most once. It reads the same syntax as url.ParseQuery
+// named (at most maxParams), each at most once. It reads the same syntax as url.ParseQuery
 // without building a map: most requests have no parameter or one.
 func parseQuery(raw string, allowed []string) (query, error) {
 	var q query
@@ -37,24 +44,28 @@ func parseQuery(raw string, allowed []string) (query, error) {
 			continue
 		}
 		if strings.Contains(pair, ";") {
-			return nil, fmt.Errorf("bad query string: invalid semicolon separator in %q", pair)
+			return query{}, fmt.Errorf("bad query string: invalid semicolon separator in %q", pair)
 		}
 		rawName, rawValue, _ := strings.Cut(pair, "=")
 		name, err := url.QueryUnescape(rawName)
 		if err != nil {
-			return nil, fmt.Errorf("bad query string: %w", err)
+			return query{}, fmt.Errorf("bad query string: %w", err)
 		}
 		value, err := url.QueryUnescape(rawValue)
 		if err != nil {
-			return nil, fmt.Errorf("bad query string: %w", err)
+			return query{}, fmt.Errorf("bad query string: %w", err)
 		}
 		if !slices.Contains(allowed, name) {
-			return nil, fmt.Errorf("unknown parameter %q", name)
+			return query{}, fmt.Errorf("unknown parameter %q", name)
 		}
 		if q.has(name) {
-			return nil, fmt.Errorf("parameter %q given %d times", name, 2+strings.Count("&"+raw, "&"+rawName+"="))
+			return query{}, fmt.Errorf("parameter %q given %d times", name, 2+strings.Count("&"+raw, "&"+rawName+"="))
 		}
-		q = append(q, param{name, value})
+		if q.n == maxParams {
+			return query{}, fmt.Errorf("more than %d parameters", maxParams)
+		}
+		q.params[q.n] = param{name, value}
+		q.n++
 	}
 	return q, nil
 }

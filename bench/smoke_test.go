@@ -79,7 +79,10 @@ func TestSmoke(t *testing.T) {
 		defer func() { require.NoError(t, con.Close()) }()
 		rows, err := HTTPComparison(ctx, kv, con, []int{2}, 1, 100*time.Millisecond)
 		require.NoError(t, err)
-		for _, r := range rows {
+		more, err := HTTPProtocols(ctx, kv, []int{2}, []int{4}, 1, 100*time.Millisecond)
+		require.NoError(t, err)
+		require.Len(t, more, 6)
+		for _, r := range append(rows, more...) {
 			require.Zero(t, r.Result.Errors, "%s %s %s: %v", r.Section, r.Name, r.Level, r.Result.FirstErr)
 		}
 	})

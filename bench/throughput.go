@@ -88,11 +88,20 @@ type Target struct {
 	// serving the operation; it is added to this process's for
 	// Result.CPU.
 	CPU func() time.Duration
+	// Batch is the number of operations each call of Op carries (0: one):
+	// Result.Ops counts operations, latencies stay per call.
+	Batch int
+	// ServerOnly leaves this process's CPU (the load generator's) out of
+	// Result.CPU: only CPU's processes count.
+	ServerOnly bool
 }
 
 // cpuNow returns this process's CPU time plus t's other processes'.
 func (t Target) cpuNow() time.Duration {
-	c := selfCPU()
+	var c time.Duration
+	if !t.ServerOnly {
+		c = selfCPU()
+	}
 	if t.CPU != nil {
 		c += t.CPU()
 	}
@@ -119,6 +128,7 @@ func interleave(ctx context.Context, callers, rounds int, slice time.Duration, t
 			c0 := t.cpuNow()
 			r := RunFor(ctx, callers, slice, t.Op)
 			r.CPU = t.cpuNow() - c0
+			r.Ops *= max(t.Batch, 1)
 			res[i].Add(r)
 		}
 	}

@@ -159,7 +159,7 @@ func optionsFromEnv(t *testing.T, env map[string]string) options {
 // requireRoute fails unless the API has a handler for method and path.
 func requireRoute(t *testing.T, method, path string) {
 	t.Helper()
-	mux := (&api{}).handler().(*http.ServeMux)
+	mux := (&api{}).mux()
 	_, pattern := mux.Handler(httptest.NewRequest(method, path, nil))
 	require.NotEqual(t, "/", pattern, "%s %s is not a route of the API", method, path)
 }

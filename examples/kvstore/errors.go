@@ -12,12 +12,39 @@ import (
 // errorBody is the JSON body of every error response.
 type errorBody struct {
 	Error string `json:"error"`
+	Op    *int   `json:"op,omitempty"` // POST /batch: the index of the bad operation
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Header values shared by every response that sends them; net/http only
+// reads them.
+var (
+	octetStream = []string{"application/octet-stream"}
+	jsonType    = []string{"application/json"}
+)
+
+// notFoundBody is the body of the commonest error, prepared once.
+var notFoundBody = mustJSON(errorBody{Error: "key not found"})
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// writeStatic answers status with a short JSON body prepared in advance
+// (net/http sets its Content-Length).
+func writeStatic(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = jsonType
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -42,6 +42,8 @@ type options struct {
 	clusterLabel    string
 	ops             operations // -recover, -recover-self, -restore
 	pprof           bool
+	h2c             bool // HTTP/2 without TLS for clients that open with its preface
+	maxBatchOps     int
 }
 
 // Limits on the size flags.
@@ -50,6 +52,8 @@ const (
 	maxMaxValueSize     = 64 << 20
 	defaultMaxKeySize   = 1 << 10
 	maxMaxKeySize       = 64 << 10
+	defaultMaxBatchOps  = 1000
+	maxMaxBatchOps      = 100000
 )
 
 // usageError is a bad command line: main exits with status 2.
@@ -97,6 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clusterLabel, "cluster-label", "", "cluster `label`: nodes with another label ignore this one")
 	fs.StringVar(&o.httpTLS.cert, "http-tls-cert", "", "PEM certificate `file` to serve the API over HTTPS (with -http-tls-key)")
 	fs.StringVar(&o.httpTLS.key, "http-tls-key", "", "PEM private key `file` for HTTPS")
+	fs.BoolVar(&o.h2c, "http-h2c", true, "without -http-tls-*, also serve HTTP/2 to clients that start with its preface (h2c, prior knowledge)")
+	fs.IntVar(&o.maxBatchOps, "max-batch-ops", defaultMaxBatchOps, "most operations in one POST /batch request (`N`)")
 	o.ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -150,6 +156,8 @@ func (o options) validate() error {
 		return usagef("-max-value-size: %d is outside 1..%d", o.maxValueSize, maxMaxValueSize)
 	case o.maxKeySize < 1 || o.maxKeySize > maxMaxKeySize:
 		return usagef("-max-key-size: %d is outside 1..%d", o.maxKeySize, maxMaxKeySize)
+	case o.maxBatchOps < 1 || o.maxBatchOps > maxMaxBatchOps:
+		return usagef("-max-batch-ops: %d is outside 1..%d", o.maxBatchOps, maxMaxBatchOps)
 	case o.requestTimeout <= 0:
 		return usagef("-request-timeout: %v must be positive", o.requestTimeout)
 	case o.snapThreshold < 1:

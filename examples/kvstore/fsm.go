@@ -93,13 +93,17 @@ func readString(b []byte) (string, []byte, error) {
 }
 
 // Apply applies one committed command. Its result is one byte: resultOK or,
-// for a compare-and-swap that did not hold, resultMismatch. Only a command
-// that cannot be decoded returns an error.
+// for a compare-and-swap that did not hold, resultMismatch; a batch's is
+// described in batch.go. Only a command that cannot be decoded returns an
+// error.
 func (s *store) Apply(cmd []byte) ([]byte, error) {
 	if len(cmd) == 0 {
 		return nil, errMalformed
 	}
 	op := cmd[0]
+	if op == opBatch {
+		return s.applyBatch(cmd[1:])
+	}
 	key, rest, err := readString(cmd[1:])
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,12 +26,18 @@ type backend interface {
 
 // api serves the HTTP interface of one node.
 type api struct {
-	node     backend
-	maxKey   int
-	maxValue int
-	timeout  time.Duration // how long a request may wait for the cluster
-	logger   *slog.Logger
+	node        backend
+	maxKey      int
+	maxValue    int
+	maxMessage  int           // the largest command (MaxMessageSize); zero: the default
+	maxBatchOps int           // zero: the default
+	timeout     time.Duration // how long a request may wait for the cluster
+	logger      *slog.Logger
 }
+
+// smallBody is the size up to which net/http buffers a response whole and
+// sets its Content-Length itself, without allocating.
+const smallBody = 2048
 
 // retryAfter is the Retry-After value sent with 503s, in seconds.
 const retryAfter = "1"
@@ -39,11 +45,40 @@ const retryAfter = "1"
 // handler routes the API. Each path also has a method-less pattern, which
 // Go's mux prefers less than the method-specific ones: it answers 405 with
 // an Allow header and a JSON body.
-func (a *api) handler() http.Handler {
+func (a *api) handler() http.Handler { return a.fastKeys(a.mux()) }
+
+// fastKeys sends a request for a key (/kv/{key}, a clean path, GET, HEAD,
+// PUT or DELETE) straight to its handler, and every other request to next.
+// The mux would route it the same way, but matching the key's wildcard
+// costs allocations on every request.
+func (a *api) fastKeys(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if !strings.HasPrefix(p, "/kv/") || path.Clean(p) != p {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			a.getKey(w, r)
+		case http.MethodPut:
+			a.putKey(w, r)
+		case http.MethodDelete:
+			a.deleteKey(w, r)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// mux is the API's router. The operator's endpoints join it
+// (withOperator), so that a request goes through one router, not two.
+func (a *api) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	route(mux, "/kv/{key...}", map[string]http.HandlerFunc{
 		http.MethodGet: a.getKey, http.MethodPut: a.putKey, http.MethodDelete: a.deleteKey,
 	})
+	route(mux, "/batch", map[string]http.HandlerFunc{http.MethodPost: a.batch})
 	route(mux, "/readyz", map[string]http.HandlerFunc{http.MethodGet: a.ready})
 	a.backupRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -75,13 +110,17 @@ func (a *api) getKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	level, err := parseConsistency(params.Get("consistency"))
+	level, err := parseConsistency(params.get("consistency"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	defer cancel()
+	ctx := r.Context()
+	if level != consensus.Stale { // a stale read never waits
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
 	res, err := a.node.Query(ctx, level, encodeGet(key))
 	if err != nil {
 		a.fail(w, r, err, false)
@@ -92,10 +131,13 @@ func (a *api) getKey(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.fail(w, r, err, false)
 	case !found:
-		writeError(w, http.StatusNotFound, "key not found")
+		writeStatic(w, http.StatusNotFound, notFoundBody)
 	default:
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+		h := w.Header()
+		h["Content-Type"] = octetStream
+		if len(value) > smallBody {
+			h["Content-Length"] = []string{strconv.Itoa(len(value))}
+		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(value)
 	}
@@ -123,9 +165,9 @@ func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prevLen := -1
-	if params.Has("prev-length") {
-		n, err := strconv.Atoi(params.Get("prev-length"))
-		if err != nil || n < 0 || n > a.maxValue || params.Has("prev-value") {
+	if params.has("prev-length") {
+		n, err := strconv.Atoi(params.get("prev-length"))
+		if err != nil || n < 0 || n > a.maxValue || params.has("prev-value") {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-length must be a number of bytes from 0 to %d, without prev-value", a.maxValue))
 			return
 		}
@@ -146,8 +188,8 @@ func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.write(w, r, encodeCAS(key, string(body[:prevLen]), body[prevLen:]))
-	case params.Has("prev-value"):
-		prev := params.Get("prev-value")
+	case params.has("prev-value"):
+		prev := params.get("prev-value")
 		if len(prev) > a.maxValue {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("prev-value of %d bytes exceeds the limit of %d", len(prev), a.maxValue))
 			return
@@ -190,30 +232,20 @@ func (a *api) write(w http.ResponseWriter, r *http.Request, cmd []byte) {
 // request validates the key and the query parameters (only those named are
 // allowed, each at most once). It answers 400 itself and returns false when
 // they are bad.
-func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string) (string, url.Values, bool) {
-	key := r.PathValue("key")
+func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string) (string, query, bool) {
+	key := strings.TrimPrefix(r.URL.Path, "/kv/") // the {key...} of the route
 	if key == "" {
 		writeError(w, http.StatusBadRequest, "empty key")
-		return "", nil, false
+		return "", query{}, false
 	}
 	if len(key) > a.maxKey {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("key of %d bytes exceeds the limit of %d", len(key), a.maxKey))
-		return "", nil, false
+		return "", query{}, false
 	}
-	params, err := url.ParseQuery(r.URL.RawQuery)
+	params, err := parseQuery(r.URL.RawQuery, allowed)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad query string: "+err.Error())
-		return "", nil, false
-	}
-	for name, vals := range params {
-		if !slices.Contains(allowed, name) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", name))
-			return "", nil, false
-		}
-		if len(vals) > 1 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %q given %d times", name, len(vals)))
-			return "", nil, false
-		}
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", query{}, false
 	}
 	return key, params, true
 }
@@ -225,7 +257,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byt
 		a.tooLarge(w, r.ContentLength)
 		return nil, false
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	value, err := readAtMost(w, r, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -236,6 +268,20 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byt
 		return nil, false
 	}
 	return value, true
+}
+
+// readAtMost reads a body of at most limit bytes (a larger one is an
+// *http.MaxBytesError) into one buffer of the announced length.
+func readAtMost(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
+	if r.ContentLength < 0 || r.ContentLength > int64(limit) {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	}
+	// net/http ends the body after ContentLength bytes.
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (a *api) tooLarge(w http.ResponseWriter, size int64) {

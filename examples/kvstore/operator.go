@@ -21,11 +21,11 @@ type operator struct {
 	stopBridge func()
 }
 
-// withOperator returns api with the operator's endpoints in front of it.
+// withOperator adds the operator's endpoints to the API's router mux.
 // The process's registry gets the node's collector, Go's runtime and
 // process collectors, and raft's and memberlist's own metrics (a
 // process-wide bridge: the kvstore runs one node per process).
-func withOperator(api http.Handler, node *cluster.Node, withPprof bool) (http.Handler, *operator, error) {
+func withOperator(mux *http.ServeMux, node *cluster.Node, withPprof bool) (http.Handler, *operator, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(metrics.NewCollector(node)); err != nil {
 		return nil, nil, fmt.Errorf("metrics: %w", err)
@@ -36,13 +36,10 @@ func withOperator(api http.Handler, node *cluster.Node, withPprof bool) (http.Ha
 		return nil, nil, err
 	}
 	op := &operator{admin: admin.New(node, admin.Options{}), stopBridge: stop}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
+	// The kvstore's own /cluster/snapshot and /cluster/restore
+	// (backup_api.go), more specific, stay plain HTTP for curl, beside the
+	// handler's POST ops/snapshot.
 	mux.Handle("/cluster/", http.StripPrefix("/cluster", op.admin))
-	// The kvstore's backup and restore (backup_api.go) stay plain HTTP for
-	// curl, beside the handler's POST ops/snapshot.
-	mux.Handle("/cluster/snapshot", api)
-	mux.Handle("/cluster/restore", api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

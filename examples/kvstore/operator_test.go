@@ -22,10 +22,10 @@ func operatorServer(t *testing.T, withPprof bool) string {
 	t.Helper()
 	node := testNode(t, 1)
 	a := &api{node: node, maxKey: testMaxKey, maxValue: testMaxValue, timeout: 10 * time.Second, logger: slog.New(slog.DiscardHandler)}
-	h, ops, err := withOperator(a.handler(), node, withPprof)
+	h, ops, err := withOperator(a.mux(), node, withPprof)
 	require.NoError(t, err)
 	t.Cleanup(ops.close)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(a.fastKeys(h))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -44,21 +44,31 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 	a := &api{
 		node:   node,
 		maxKey: o.maxKeySize, maxValue: o.maxValueSize, timeout: o.requestTimeout, logger: logger,
+		maxMessage: messageSize(o), maxBatchOps: o.maxBatchOps,
 	}
-	h, ops, err := withOperator(a.handler(), node, o.pprof)
+	h, ops, err := withOperator(a.mux(), node, o.pprof)
 	if err != nil {
 		node.Close()
 		ln.Close()
 		return nil, err
 	}
 	s.ops = ops
-	s.http = newHTTPServer(h, o, logger)
+	s.http = newHTTPServer(a.fastKeys(h), o, logger)
 	return s, nil
 }
 
-// newHTTPServer returns the API's server with its limits.
+// newHTTPServer returns the API's server with its limits. It speaks
+// HTTP/1.1, HTTP/2 over TLS, and with -http-h2c HTTP/2 without TLS to
+// clients that start with the HTTP/2 preface (prior knowledge: no Upgrade
+// round trip). An HTTP/2 client multiplexes its requests on one connection,
+// so the server reads and writes many of them per system call.
 func newHTTPServer(h http.Handler, o options, logger *slog.Logger) *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(o.h2c)
 	return &http.Server{
+		Protocols:         &protocols,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -108,12 +118,17 @@ func startNode(ctx context.Context, o options, logger *slog.Logger) (*cluster.No
 	return node, nil
 }
 
+// messageSize is the MaxMessageSize: the largest command, query or result.
+// A compare-and-swap carries the key, the old and the new value.
+func messageSize(o options) int {
+	return max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10)
+}
+
 // nodeConfig is the cluster configuration of the node o describes, with a
 // new, empty state machine and the mutual TLS mtls.
 func nodeConfig(o options, logger *slog.Logger, mtls consensus.TLSConfig) cluster.Config {
 	tuning := consensus.Tuning{
-		// A compare-and-swap carries the key, the old and the new value.
-		MaxMessageSize:    max(consensus.DefaultMaxMessageSize, 2*o.maxValueSize+o.maxKeySize+1<<10),
+		MaxMessageSize:    messageSize(o),
 		SnapshotThreshold: o.snapThreshold, // zero: the default
 		SnapshotInterval:  o.snapInterval,
 	}

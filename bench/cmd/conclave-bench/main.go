@@ -31,27 +31,30 @@ import (
 var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http"}
 
 type options struct {
-	suites       map[string]bool
-	slice        time.Duration
-	rounds       int
-	callers      []int
-	sizes        []int
-	readCallers  []int
-	trials       int
-	leaveTrials  int
-	closeTrials  int
-	gossipTrials int
-	gossipN      []int
-	profiles     []string
-	gossip       []gossipConfig
-	flapFor      time.Duration
-	pauseFor     time.Duration
-	httpClients  []int
-	kvstore      string
-	metrics      time.Duration
-	verbose      bool
-	out          io.Writer
-	log          *slog.Logger
+	suites        map[string]bool
+	slice         time.Duration
+	rounds        int
+	callers       []int
+	sizes         []int
+	readCallers   []int
+	trials        int
+	leaveTrials   int
+	closeTrials   int
+	gossipTrials  int
+	gossipN       []int
+	profiles      []string
+	gossip        []gossipConfig
+	flapFor       time.Duration
+	pauseFor      time.Duration
+	httpClients   []int
+	httpBatches   []int
+	httpProtos    bool
+	kvstore       string
+	kvstoreBefore string
+	metrics       time.Duration
+	verbose       bool
+	out           io.Writer
+	log           *slog.Logger
 }
 
 func main() {
@@ -84,7 +87,10 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
 	flag.DurationVar(&o.pauseFor, "pause-duration", 2*time.Second, "how long the false-failure check holds a node's traffic")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
+	httpBatches := flag.String("http-batches", "16,128", "operations per POST /batch request in the http suite's batch rows (empty: none)")
+	flag.BoolVar(&o.httpProtos, "http-protocols", true, "http suite: also compare HTTP/1.1 with h2c, and PUT with POST /batch, on the kvstore's leader")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
+	flag.StringVar(&o.kvstoreBefore, "kvstore-before", "", "another kvstore `binary`: the http suite then compares it with -kvstore, each on its own three processes, instead of comparing -kvstore with in-process calls")
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	flag.Parse()
@@ -105,7 +111,7 @@ func parseFlags() (options, error) {
 	for _, p := range []struct {
 		dst *[]int
 		s   string
-	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}} {
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}} {
 		if *p.dst, err = ints(p.s); err != nil {
 			return o, err
 		}
@@ -132,6 +138,9 @@ func contains(xs []string, s string) bool {
 
 func ints(s string) ([]int, error) {
 	var out []int
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -456,6 +465,9 @@ func httpSuite(ctx context.Context, o options, dir string) error {
 		return err
 	}
 	defer kv.Close()
+	if o.kvstoreBefore != "" {
+		return httpBeforeAfter(ctx, o, kv, dir)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	con, err := bench.StartConclave(sctx, bench.ConclaveOptions{Dir: filepath.Join(dir, "inproc"), Profile: cluster.ProfileLAN})
 	cancel()
@@ -468,6 +480,38 @@ func httpSuite(ctx context.Context, o options, dir string) error {
 		return err
 	}
 	fmt.Fprintf(o.out, "\n## kvstore example over HTTP (3 processes) next to in-process calls (%d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return httpProtocols(ctx, o, kv)
+}
+
+// httpBeforeAfter compares the -kvstore-before build with kv's, then runs
+// the protocol comparison on kv.
+func httpBeforeAfter(ctx context.Context, o options, kv *bench.KVStore, dir string) error {
+	before, err := bench.StartKVStore(ctx, o.kvstoreBefore, filepath.Join(dir, "before"), "lan")
+	if err != nil {
+		return err
+	}
+	defer before.Close()
+	rows, err := bench.HTTPBeforeAfter(ctx, before, kv, o.httpClients, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## kvstore over HTTP: %s (before) against %s (after), 3 processes each (%d × %v per case)\n\n", o.kvstoreBefore, o.kvstore, o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return httpProtocols(ctx, o, kv)
+}
+
+// httpProtocols compares HTTP/1.1 with h2c, and PUT with POST /batch, on
+// kv's leader, unless -http-protocols=false.
+func httpProtocols(ctx context.Context, o options, kv *bench.KVStore) error {
+	if !o.httpProtos {
+		return nil
+	}
+	rows, err := bench.HTTPProtocols(ctx, kv, o.httpClients, o.httpBatches, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## kvstore leader: HTTP/1.1 and h2c, PUT and POST /batch (%d × %v per case)\n\n", o.rounds, o.slice)
 	bench.WriteTable(o.out, rows)
 	return nil
 }

@@ -323,11 +323,7 @@ func HTTPComparison(ctx context.Context, kv *KVStore, con *Conclave, clients []i
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(ts); i += 2 {
-			rows = append(rows,
-				Row{Section: section, Name: ts[i].Name, Callers: c, Level: level, Result: res[i]},
-				Row{Section: section, Name: ts[i+1].Name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
-		}
+		rows = append(rows, pairedRows(section, level, c, ts, res)...)
 		return nil
 	}
 	for _, c := range clients {
@@ -476,11 +472,7 @@ func HTTPBeforeAfter(ctx context.Context, before, after *KVStore, clients []int,
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(ts); i += 2 {
-			rows = append(rows,
-				Row{Section: section, Name: ts[i].Name, Callers: c, Level: level, Result: res[i]},
-				Row{Section: section, Name: ts[i+1].Name, Callers: c, Level: level, Result: res[i+1], Base: &res[i]})
-		}
+		rows = append(rows, pairedRows(section, level, c, ts, res)...)
 		return nil
 	}
 	for _, c := range clients {
@@ -496,4 +488,16 @@ func HTTPBeforeAfter(ctx context.Context, before, after *KVStore, clients []int,
 		}
 	}
 	return rows, nil
+}
+
+// pairedRows turns results of targets measured in pairs (a baseline, then
+// its counterpart) into rows, each counterpart against its baseline.
+func pairedRows(section, level string, callers int, ts []Target, res []Result) []Row {
+	var rows []Row
+	for i := 0; i+1 < len(ts); i += 2 {
+		rows = append(rows,
+			Row{Section: section, Name: ts[i].Name, Callers: callers, Level: level, Result: res[i]},
+			Row{Section: section, Name: ts[i+1].Name, Callers: callers, Level: level, Result: res[i+1], Base: &res[i]})
+	}
+	return rows
 }

@@ -2,10 +2,7 @@ package consensus
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"math/big"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,28 +46,7 @@ func TestCertificateRotationByCallback(t *testing.T) {
 	c := newCluster(t, 3, func(i int, cfg *Config) { cfg.TLS = callbackTLS(t, ca, certs[i]) })
 	ctx := testkit.Context(t, 60*time.Second)
 
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	stop := make(chan struct{})
-	errc := make(chan error, len(c.nodes))
-	for i := range c.nodes {
-		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					errc <- nil
-					return
-				default:
-				}
-				_, err := c.nodes[i].Apply(ctx, fmt.Appendf(nil, "set:cb%d-%d=x", i, n))
-				if err != nil && !errors.Is(err, ErrOutcomeUnknown) {
-					errc <- fmt.Errorf("node %d write %d: %w", i, n, err)
-					return
-				}
-				writes.Add(1)
-			}
-		})
-	}
+	writes, stop := writeUnderLoad(t, c, ctx, "cb")
 
 	probe := mutualTLS(t, ca).Client
 	fresh := make([]*big.Int, len(certs))
@@ -86,11 +62,7 @@ func TestCertificateRotationByCallback(t *testing.T) {
 	}
 	before := writes.Load()
 	testkit.WaitFor(t, 20*time.Second, func() bool { return writes.Load() > before+30 }, "writes after the rotation")
-	close(stop)
-	wg.Wait()
-	for range c.nodes {
-		require.NoError(t, <-errc)
-	}
+	stop()
 	// Connections opened after the rotation, between servers, still verify.
 	for _, nd := range c.nodes {
 		nd.remote.client.CloseAddr(c.nodes[c.leader()].Addr())

@@ -69,6 +69,43 @@ func presented(ctx context.Context, addr string, client *tls.Config) (*big.Int, 
 	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber, nil
 }
 
+// writeUnderLoad writes through every node (to the leader, and forwarded by
+// the followers) until stop, which fails the test if a write failed with
+// anything but an unknown outcome. writes counts those done.
+func writeUnderLoad(t *testing.T, c *testCluster, ctx context.Context, prefix string) (writes *atomic.Int64, stop func()) {
+	t.Helper()
+	writes = new(atomic.Int64)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	errc := make(chan error, len(c.nodes))
+	for i := range c.nodes {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, err := c.nodes[i].Apply(ctx, fmt.Appendf(nil, "set:%s%d-%d=x", prefix, i, n))
+				if err != nil && !errors.Is(err, ErrOutcomeUnknown) {
+					errc <- fmt.Errorf("node %d write %d: %w", i, n, err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	return writes, func() {
+		t.Helper()
+		close(done)
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			require.NoError(t, err)
+		}
+	}
+}
+
 // Rotating every server's certificate and key on disk, under a steady flow
 // of writes, loses no write; new connections present the new certificates.
 func TestCertificateRotationUnderLoad(t *testing.T) {
@@ -80,30 +117,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 	c := newCluster(t, 3, func(i int, cfg *Config) { cfg.TLS = filesTLS(t, dirs[i]) })
 	ctx := testkit.Context(t, 60*time.Second)
 
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	stop := make(chan struct{})
-	errc := make(chan error, 3)
-	for i := range c.nodes {
-		wg.Add(1)
-		go func() { // through the leader and forwarded by followers
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					errc <- nil
-					return
-				default:
-				}
-				_, err := c.nodes[i].Apply(ctx, fmt.Appendf(nil, "set:w%d-%d=x", i, n))
-				if err != nil && !errors.Is(err, ErrOutcomeUnknown) {
-					errc <- fmt.Errorf("node %d write %d: %w", i, n, err)
-					return
-				}
-				writes.Add(1)
-			}
-		}()
-	}
+	writes, stop := writeUnderLoad(t, c, ctx, "w")
 
 	probe := filesTLS(t, tlsDir(t, ca, "probe", "127.0.0.1")).Client
 	fresh := make([]*big.Int, len(dirs))
@@ -121,11 +135,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 	}
 	before := writes.Load()
 	testkit.WaitFor(t, 20*time.Second, func() bool { return writes.Load() > before+30 }, "writes after the rotation")
-	close(stop)
-	wg.Wait()
-	for range c.nodes {
-		require.NoError(t, <-errc)
-	}
+	stop()
 
 	// A new connection between servers uses the new certificates.
 	l := c.leader()

@@ -64,8 +64,10 @@ func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
 // AddVoter adds the server id at addr as a voter, promotes it when it is a
 // non-voter, or updates its address when it is already a voter. It may be
 // called on any server (it is forwarded to the leader) and returns once the
-// new configuration is committed. Membership changes are idempotent, so one
-// that failed with [ErrOutcomeUnknown] may simply be retried.
+// new configuration is committed. Membership changes are idempotent: one
+// whose answer is lost when the leader changes is asked again of the new
+// leader, and one that failed with [ErrOutcomeUnknown] may simply be
+// retried.
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 	return n.changeMembership(ctx, changeRequest{op: opAddVoter, id: id, addr: addr})
 }
@@ -103,7 +105,9 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 
 // LeadershipTransfer asks the leader to hand leadership to the most
 // up-to-date voter and returns once the transfer is done. It may be called on
-// any server.
+// any server. When the answer is lost as leadership moves, the call succeeds
+// once another leader is known (the one asked for, with
+// [Node.LeadershipTransferTo]); it is never sent twice.
 func (n *Node) LeadershipTransfer(ctx context.Context) error {
 	return n.changeMembership(ctx, changeRequest{op: opTransfer})
 }
@@ -137,9 +141,45 @@ func (n *Node) changeMembership(ctx context.Context, m changeRequest) error {
 	if err := m.validate(); err != nil {
 		return err
 	}
-	return retryLoop(ctx, n.closing, n.lead.changedCh, func() error {
-		return n.changeOnce(ctx, m, true)
+	var unknown error // an attempt whose outcome is unknown
+	err := retryLoop(ctx, n.closing, n.lead.changedCh, func() error {
+		from := n.Leader().Addr
+		err := n.changeOnce(ctx, m, true)
+		if !errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
+			return err
+		}
+		if m.op == opTransfer { // not idempotent: see where leadership went
+			if n.transferred(ctx, from, m.id) {
+				return nil
+			}
+			return err
+		}
+		unknown = err // the leader changed under the call: ask the new one
+		return retryable(err)
 	})
+	if err != nil && unknown != nil && !errors.Is(err, ErrOutcomeUnknown) {
+		return unknown // an earlier attempt may have run
+	}
+	return err
+}
+
+// transferred waits, until ctx ends, for a leader other than the one at
+// from, and reports whether leadership went where a transfer asked (to id,
+// or anywhere when id is empty): the transfer whose answer was lost is done.
+func (n *Node) transferred(ctx context.Context, from, id string) bool {
+	for {
+		wake := n.lead.changedCh()
+		if l := n.Leader(); l.Addr != "" && l.Addr != from {
+			return id == "" || l.Name == id
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		case <-n.closing:
+			return false
+		}
+	}
 }
 
 // validate checks a change's arguments against what the wire carries.

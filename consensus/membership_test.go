@@ -93,3 +93,28 @@ func TestLeaveFollowerThenLeader(t *testing.T) {
 	// The last voter cannot leave by removal; it only closes.
 	require.NoError(t, c.nodes[last].Leave(ctx))
 }
+
+// transferred tells a transfer whose answer was lost from one that did not
+// happen, by where leadership went.
+func TestTransferredReadsWhereLeadershipWent(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	f := (l + 1) % 3
+	old := c.nodes[l].Addr()
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.False(t, c.nodes[f].transferred(short, old, ""), "the leader did not change")
+
+	ctx := testkit.Context(t, 30*time.Second)
+	require.NoError(t, c.nodes[l].LeadershipTransfer(ctx))
+	require.True(t, c.nodes[f].transferred(ctx, old, ""))
+	now := c.nodes[f].Leader().Name
+	require.True(t, c.nodes[f].transferred(ctx, old, now))
+	other := ""
+	for _, nd := range c.nodes {
+		if nd.Name() != now && nd.Addr() != old {
+			other = nd.Name()
+		}
+	}
+	require.False(t, c.nodes[f].transferred(ctx, old, other), "leadership went elsewhere than asked")
+}

@@ -49,6 +49,7 @@ type Node struct {
 	raft   *raft.Raft
 	store  *storage
 	trans  *raft.NetworkTransport
+	stream *streamLayer
 	mux    *rpc.Mux
 	server *rpc.Server
 	remote *remote
@@ -187,6 +188,7 @@ func (n *Node) startNetwork(undo *[]func()) error {
 		return rpc.DialByte(ctx, network.Dial, addr, byteRaft, clientTLS)
 	}
 	stream := newStreamLayer(raftLn, advertisedAddr(addr), dialRaft)
+	n.stream = stream
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
@@ -491,6 +493,11 @@ func (n *Node) close() error {
 	// the goroutine waiting for the answer stays behind.
 	if !waitTimeout(&n.inflight, time.Second) {
 		n.logger.Error("raft left operations unanswered at shutdown")
+	}
+	// Raft serves heartbeats on the transport's goroutines, which may still
+	// persist a term: the stores close once every one has returned.
+	if !n.stream.waitHandlers(5 * time.Second) {
+		n.logger.Error("raft transport handlers still running at shutdown; closing the stores anyway")
 	}
 	errs = append(errs, n.store.close())
 	n.logger.Info("consensus node closed")

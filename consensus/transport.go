@@ -36,6 +36,11 @@ type streamLayer struct {
 	mu     sync.Mutex // guards conns and closed
 	conns  map[*trackedConn]struct{}
 	closed bool
+
+	// handlers counts the accepted connections raft still serves: raft's
+	// handler closes its connection when it returns, and it may write the
+	// stores (a heartbeat can persist a new term) until then.
+	handlers sync.WaitGroup
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
@@ -50,7 +55,19 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.track(c)
+	tc, err := s.track(c)
+	if err != nil {
+		return nil, err
+	}
+	s.handlers.Add(1)
+	tc.accepted = true
+	return tc, nil
+}
+
+// waitHandlers waits, at most timeout, until raft has returned from every
+// accepted connection (after Close, which ends them); false on timeout.
+func (s *streamLayer) waitHandlers(timeout time.Duration) bool {
+	return waitTimeout(&s.handlers, timeout)
 }
 
 // Dial implements raft.StreamLayer.
@@ -110,6 +127,7 @@ func (s *streamLayer) untrack(c *trackedConn) {
 type trackedConn struct {
 	net.Conn // guarded by mu when replaced; see conn
 	layer    *streamLayer
+	accepted bool // counted in layer.handlers until closed
 	once     sync.Once
 	mu       sync.Mutex // guards Conn and the deadlines
 
@@ -232,8 +250,14 @@ func (c *trackedConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *trackedConn) Close() error {
-	c.once.Do(func() { c.layer.untrack(c) })
-	return c.conn().Close()
+	err := c.conn().Close()
+	c.once.Do(func() {
+		c.layer.untrack(c)
+		if c.accepted {
+			c.layer.handlers.Done()
+		}
+	})
+	return err
 }
 
 // advertisedAddr is a net.Addr for the advertised "host:port".

@@ -75,7 +75,10 @@ type ScaleResult struct {
 }
 
 // Scale runs the scenario on one cluster of o.N nodes: formation, idle
-// traffic, a pause of a tenth of the members, kills, then partitions.
+// traffic, a pause of a tenth of the members, kills, then partitions. When
+// a step fails (a bound of minutes passed: the machine cannot keep up), the
+// later steps are skipped and the result holds what was measured, with the
+// error.
 func Scale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 	res := ScaleResult{N: o.N}
 	paused, victims, err := scaleRoles(o)

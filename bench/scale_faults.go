@@ -46,7 +46,7 @@ func scaleDetect(ctx context.Context, c *scaleCluster, r *ScaleResult, victims [
 		t0 := time.Now()
 		c.kill(v)
 		observers := c.liveIndices()
-		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		tctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := pollEvery(tctx, 10*time.Millisecond, func() bool {
 			return c.view.seenFailed(observers, []int{v}, c.live)
 		})
@@ -79,7 +79,7 @@ func scaleHeal(ctx context.Context, c *scaleCluster, r *ScaleResult) error {
 		if err := c.fn.Partition(an, bn); err != nil {
 			return err
 		}
-		tctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := pollEvery(tctx, 50*time.Millisecond, func() bool {
 			return c.view.seenFailed(liveA, liveB, c.live) && c.view.seenFailed(liveB, liveA, c.live)
 		})
@@ -90,7 +90,7 @@ func scaleHeal(ctx context.Context, c *scaleCluster, r *ScaleResult) error {
 		wait(ctx, dead+time.Second)
 		t0 := time.Now()
 		c.fn.Heal()
-		tctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
+		tctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
 		err = pollEvery(tctx, 20*time.Millisecond, func() bool { return c.view.allAlive(c.live) })
 		cancel()
 		if err != nil {

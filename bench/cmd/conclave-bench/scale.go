@@ -45,16 +45,26 @@ func scale(ctx context.Context, o options, _ string) error {
 				N: n, Profile: g.profile, Timing: g.timing, Trials: f.trials, HealTrials: f.healTrials,
 				Pause: f.pause, Idle: f.idle, Logger: o.log,
 			})
-			if err != nil {
-				return fmt.Errorf("%s N=%d: %w", g.name, n, err)
-			}
 			fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s | %s | %d | %d | %d | %s | %s | %.0f | %.1f | %.2f cores | %d | %s |\n",
-				g.name, n, bench.FmtDur(r.StartedIn), bench.FmtDur(r.Formation),
-				bench.FmtDur(r.Detection.Quantile(0.5)), bench.FmtDur(r.Detection.Max()),
+				g.name, n, bench.FmtDur(r.StartedIn), orDash(r.Formation),
+				orDash(r.Detection.Quantile(0.5)), orDash(r.Detection.Max()),
 				r.Paused, r.PausedFailures, r.OtherFailures,
-				bench.FmtDur(r.Heal.Quantile(0.5)), bench.FmtDur(r.Heal.Max()),
+				orDash(r.Heal.Quantile(0.5)), orDash(r.Heal.Max()),
 				r.IdleBytes, r.IdlePackets, r.IdleCPU, r.Goroutines, loadavg())
+			if err != nil {
+				// A step that did not finish within its bound ends the
+				// run of this size and configuration, not the suite.
+				fmt.Fprintf(o.out, "|  | | _%s N=%d stopped: %v_ |\n", g.name, n, err)
+			}
 		}
 	}
 	return nil
+}
+
+// orDash formats d, or "—" for a step not measured.
+func orDash(d time.Duration) string {
+	if d == 0 {
+		return "—"
+	}
+	return bench.FmtDur(d)
 }

@@ -122,6 +122,9 @@ func parseFlags() (options, error) {
 	if o.scale.configs, err = gossipConfigs(strings.Split(*scaleConfigs, ",")); err != nil {
 		return o, err
 	}
+	if err := o.scale.validate(); err != nil {
+		return o, err
+	}
 	o.out = os.Stdout
 	if o.verbose {
 		o.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

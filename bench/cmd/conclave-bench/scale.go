@@ -68,3 +68,19 @@ func orDash(d time.Duration) string {
 	}
 	return bench.FmtDur(d)
 }
+
+// validate reports the first flag of the suite out of range.
+func (f scaleFlags) validate() error {
+	for _, n := range f.n {
+		if n < 10 {
+			return fmt.Errorf("-scale-n: %d is below 10, the smallest size the scale suite runs", n)
+		}
+	}
+	if f.trials < 1 || f.healTrials < 1 {
+		return fmt.Errorf("-scale-trials and -scale-heal-trials must be at least 1, got %d and %d", f.trials, f.healTrials)
+	}
+	if f.pause <= 0 || f.idle <= 0 {
+		return fmt.Errorf("-scale-pause and -scale-idle must be positive, got %v and %v", f.pause, f.idle)
+	}
+	return nil
+}

@@ -62,6 +62,16 @@ func TestSmoke(t *testing.T) {
 		_, err = PauseFalseFailures(ctx, o, 100*time.Millisecond, 100*time.Millisecond)
 		require.NoError(t, err)
 	})
+	t.Run("scale", func(t *testing.T) {
+		o := ScaleOptions{N: 10, Profile: cluster.ProfileLocal, Trials: 1, Pause: 100 * time.Millisecond, Settle: time.Second, Idle: time.Second}
+		r, err := Scale(ctx, o)
+		require.NoError(t, err)
+		require.Positive(t, r.Formation)
+		require.Positive(t, r.IdleBytes)
+		require.Equal(t, 1, r.Paused)
+		require.Len(t, r.Detection, 1)
+		require.Len(t, r.Heal, 1)
+	})
 	t.Run("footprint", func(t *testing.T) {
 		r, err := Footprint(ctx, filepath.Join(dir, "footprint"), 3, 3, 100*time.Millisecond)
 		require.NoError(t, err)

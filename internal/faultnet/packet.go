@@ -16,14 +16,15 @@ const (
 	actDelay               // deliver it later
 )
 
-// planPacket decides the fate of one datagram sent on from -> to and counts
-// it. Loss is drawn before the pause is checked, so a held datagram was
+// planPacket decides the fate of one datagram of size bytes sent on from ->
+// to and counts it. Loss is drawn before the pause is checked, so a held datagram was
 // already "not lost".
-func (n *Network) planPacket(from, to string) (action, time.Duration) {
+func (n *Network) planPacket(from, to string, size int) (action, time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := n.statsLocked(from, to)
 	s.PacketsSent++
+	s.PacketBytesSent += uint64(size)
 	if n.faults.blocked(from, to) || n.lostLocked(from, to) {
 		s.PacketsDropped++
 		return actDrop, 0
@@ -81,7 +82,7 @@ func (pc *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if pc.isClosed() {
 		return 0, &net.OpError{Op: "write", Net: "udp", Source: pc.LocalAddr(), Addr: addr, Err: net.ErrClosed}
 	}
-	act, delay := pc.host.n.planPacket(from, to)
+	act, delay := pc.host.n.planPacket(from, to, len(b))
 	if act == actSend {
 		return pc.PacketConn.WriteTo(b, addr)
 	}

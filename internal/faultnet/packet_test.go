@@ -77,6 +77,21 @@ func TestCutIsOneWay(t *testing.T) {
 	mustRecv(t, b, "a->b")
 }
 
+func TestStatsCountDatagramBytesSentEvenWhenDropped(t *testing.T) {
+	n := newNet(t)
+	a, b := udpSocket(t, n.Host("a")), udpSocket(t, n.Host("b"))
+	send(t, a, b, "hello")
+	mustRecv(t, b, "hello")
+	require.NoError(t, n.Cut("a", "b"))
+	send(t, a, b, "lost")
+	send(t, b, a, "b->a")
+	mustRecv(t, a, "b->a")
+
+	require.Equal(t, uint64(len("hello")+len("lost")), n.LinkStats("a", "b").PacketBytesSent)
+	require.Equal(t, uint64(len("b->a")), n.LinkStats("b", "a").PacketBytesSent)
+	require.Equal(t, uint64(len("hello")+len("lost")+len("b->a")), n.Stats().PacketBytesSent)
+}
+
 // sendPaced sends count datagrams from src to dst and returns which ones were
 // delivered, reading each delivered datagram before sending the next so that
 // the receiving socket's buffer never overflows.

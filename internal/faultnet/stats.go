@@ -6,8 +6,10 @@ import "time"
 // the faults did to it. Only traffic between two different named hosts is
 // counted.
 type Stats struct {
-	// PacketsSent counts datagrams handed to WriteTo.
-	PacketsSent uint64
+	// PacketsSent counts datagrams handed to WriteTo, and PacketBytesSent
+	// their payload bytes.
+	PacketsSent     uint64
+	PacketBytesSent uint64
 	// PacketsDropped counts datagrams lost to loss, a cut, a partition, an
 	// isolation or a kill.
 	PacketsDropped uint64
@@ -41,6 +43,7 @@ func (s Stats) LossRate() float64 {
 // add accumulates o into s.
 func (s *Stats) add(o Stats) {
 	s.PacketsSent += o.PacketsSent
+	s.PacketBytesSent += o.PacketBytesSent
 	s.PacketsDropped += o.PacketsDropped
 	s.PacketsDelayed += o.PacketsDelayed
 	s.PacketsHeld += o.PacketsHeld

@@ -30,6 +30,9 @@ import (
 
 var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http"}
 
+// longSuites run only when named: "all" leaves them out.
+var longSuites = []string{"scale"}
+
 type options struct {
 	suites        map[string]bool
 	slice         time.Duration
@@ -51,6 +54,7 @@ type options struct {
 	httpProtos    bool
 	kvstore       string
 	kvstoreBefore string
+	scale         scaleFlags
 	metrics       time.Duration
 	verbose       bool
 	out           io.Writer
@@ -71,7 +75,7 @@ func main() {
 
 func parseFlags() (options, error) {
 	var o options
-	suites := flag.String("suite", "all", "comma-separated suites: all or "+strings.Join(allSuites, ","))
+	suites := flag.String("suite", "all", "comma-separated suites: all or "+strings.Join(allSuites, ",")+"; and "+strings.Join(longSuites, ",")+", run only when named")
 	flag.DurationVar(&o.slice, "slice", time.Second, "duration of one measurement slice")
 	flag.IntVar(&o.rounds, "rounds", 3, "slices per case, interleaved between the compared targets")
 	callers := flag.String("callers", "1,16,64,256", "concurrent writers")
@@ -93,6 +97,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.kvstoreBefore, "kvstore-before", "", "another kvstore `binary`: the http suite then compares it with -kvstore, each on its own three processes, instead of comparing -kvstore with in-process calls")
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
+	scaleN, scaleConfigs := o.scale.register()
 	flag.Parse()
 	o.suites = map[string]bool{}
 	for _, s := range strings.Split(*suites, ",") {
@@ -102,7 +107,7 @@ func parseFlags() (options, error) {
 			}
 			continue
 		}
-		if !contains(allSuites, s) {
+		if !contains(allSuites, s) && !contains(longSuites, s) {
 			return o, fmt.Errorf("unknown suite %q", s)
 		}
 		o.suites[s] = true
@@ -111,13 +116,19 @@ func parseFlags() (options, error) {
 	for _, p := range []struct {
 		dst *[]int
 		s   string
-	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}} {
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}, {&o.scale.n, *scaleN}} {
 		if *p.dst, err = ints(p.s); err != nil {
 			return o, err
 		}
 	}
 	o.profiles = strings.Split(*profiles, ",")
 	if o.gossip, err = gossipConfigs(strings.Split(*gossipNames, ",")); err != nil {
+		return o, err
+	}
+	if o.scale.configs, err = gossipConfigs(strings.Split(*scaleConfigs, ",")); err != nil {
+		return o, err
+	}
+	if err := o.scale.validate(); err != nil {
 		return o, err
 	}
 	o.out = os.Stdout
@@ -166,7 +177,7 @@ func run(o options) error {
 		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
 		{"close", closeLeader},
 		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
-		{"footprint", footprint}, {"http", httpSuite},
+		{"footprint", footprint}, {"http", httpSuite}, {"scale", scale},
 	}
 	for _, s := range steps {
 		if !o.suites[s.name] && !(s.name == "writes" && o.suites["reads"]) {

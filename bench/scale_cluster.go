@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/cluster"
-	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/internal/faultnet"
+	"github.com/conclave-go/conclave/membership"
 )
 
 // scaleSeeds is how many nodes are started first and given to every other

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 
 // Apply replicates cmd through the Raft group and returns the state
 // machine's result. A server applies it through its leader (forwarding when
-// it is a follower); a client sends it to an alive server it knows from
-// gossip, trying another when one cannot be reached. Errors are those of
+// it is a follower); a client sends it to the leader when it knows which
+// server leads (batched with the node's other writes), else to an alive
+// server it knows from gossip, trying another when one cannot be reached. Errors are those of
 // [consensus.Node.Apply]: the state machine's own error comes back as a
 // [*consensus.StateMachineError], and [consensus.ErrOutcomeUnknown] means the
 // command may or may not have been applied.
@@ -75,7 +77,9 @@ type router struct {
 
 func newRouter(n *Node) *router { return &router{n: n} }
 
-// servers lists the alive servers' RPC addresses, the preferred one first.
+// servers lists the alive servers' RPC addresses: the leader the client
+// knows of first (its writes then take one hop, in batches), else the
+// preferred one.
 func (r *router) servers() []string {
 	var addrs []string
 	for _, m := range r.n.Members() {
@@ -84,11 +88,14 @@ func (r *router) servers() []string {
 		}
 	}
 	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-	r.mu.Lock()
-	pref := r.preferred
-	r.mu.Unlock()
+	first := r.n.client.LeaderAddr()
+	if !slices.Contains(addrs, first) {
+		r.mu.Lock()
+		first = r.preferred
+		r.mu.Unlock()
+	}
 	for i, a := range addrs {
-		if a == pref {
+		if a == first {
 			addrs[0], addrs[i] = addrs[i], addrs[0]
 		}
 	}

@@ -110,10 +110,19 @@ func (r *router) prefer(addr string) {
 
 // do calls fn with server addresses until one does not report
 // [consensus.ErrUnavailable] (the request certainly did not run there), or
-// ctx ends.
+// ctx ends. The leader the client knows of is tried first, without listing
+// the members (a list of every member per request would cost more than the
+// request on a large cluster); the client forgets it once it fails.
 func (r *router) do(ctx context.Context, fn func(addr string) error) error {
 	backoff := 20 * time.Millisecond
 	var last error
+	if lead := r.n.client.LeaderAddr(); lead != "" {
+		err := fn(lead)
+		if !errors.Is(err, consensus.ErrUnavailable) {
+			return err
+		}
+		last = err
+	}
 	for {
 		for _, addr := range r.servers() {
 			err := fn(addr)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -24,12 +25,20 @@ func TestClientNodeWritesToLeader(t *testing.T) {
 	ctx := testkit.Context(t, 60*time.Second)
 
 	seq := 0
+	// write applies the next key; it is idempotent, so a write whose
+	// outcome is unknown (the leader stepping down under it) is sent again.
 	write := func() {
 		t.Helper()
-		res, err := client.Apply(ctx, fmt.Appendf(nil, "set k%d v%d", seq, seq))
-		require.NoError(t, err)
-		require.Equal(t, "ok", string(res))
-		seq++
+		for {
+			res, err := client.Apply(ctx, fmt.Appendf(nil, "set k%d v%d", seq, seq))
+			if errors.Is(err, ErrOutcomeUnknown) {
+				continue
+			}
+			require.NoError(t, err)
+			require.Equal(t, "ok", string(res))
+			seq++
+			return
+		}
 	}
 	testkit.WaitFor(t, 10*time.Second, func() bool {
 		write()

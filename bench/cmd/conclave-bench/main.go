@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
-var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http"}
+var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http", "clients"}
 
 type options struct {
 	suites       map[string]bool
@@ -49,6 +50,9 @@ type options struct {
 	httpClients  []int
 	kvstore      string
 	metrics      time.Duration
+	clientNodes  int
+	clientCalls  []int
+	cpuProfile   string
 	verbose      bool
 	out          io.Writer
 	log          *slog.Logger
@@ -86,6 +90,9 @@ func parseFlags() (options, error) {
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
+	flag.IntVar(&o.clientNodes, "client-nodes", 100, "client nodes of the clients suite (each with its own gossip)")
+	clientCalls := flag.String("client-callers", "100,400", "concurrent writers of the clients suite, in total, spread over the nodes")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	flag.Parse()
 	o.suites = map[string]bool{}
@@ -105,7 +112,7 @@ func parseFlags() (options, error) {
 	for _, p := range []struct {
 		dst *[]int
 		s   string
-	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}} {
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.clientCalls, *clientCalls}} {
 		if *p.dst, err = ints(p.s); err != nil {
 			return o, err
 		}
@@ -148,6 +155,17 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	machine(o.out)
 	steps := []struct {
@@ -157,7 +175,7 @@ func run(o options) error {
 		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
 		{"close", closeLeader},
 		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
-		{"footprint", footprint}, {"http", httpSuite},
+		{"footprint", footprint}, {"http", httpSuite}, {"clients", clientsSuite},
 	}
 	for _, s := range steps {
 		if !o.suites[s.name] && !(s.name == "writes" && o.suites["reads"]) {
@@ -227,6 +245,25 @@ func throughput(ctx context.Context, o options, dir string) error {
 		rows = append(rows, r...)
 	}
 	fmt.Fprintf(o.out, "\n## Writes and reads (3 servers, bolt on disk, %d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return nil
+}
+
+func clientsSuite(ctx context.Context, o options, dir string) error {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	env, err := bench.StartClientsEnv(sctx, dir, o.clientNodes)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	idle := env.IdleCPU(3 * time.Second)
+	rows, err := env.ClientWrites(ctx, o.clientCalls, o.sizes, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "\n## %d client nodes and 3 servers, writes (bolt on disk, %d × %v per case)\n\n", o.clientNodes, o.rounds, o.slice)
+	fmt.Fprintf(o.out, "_idle, the %d nodes use %.0f%% of a core (gossip, heartbeats)_\n\n", o.clientNodes+3, 100*idle)
 	bench.WriteTable(o.out, rows)
 	return nil
 }

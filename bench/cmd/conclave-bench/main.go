@@ -52,6 +52,7 @@ type options struct {
 	metrics      time.Duration
 	clientNodes  int
 	clientCalls  []int
+	clientLite   bool
 	cpuProfile   string
 	verbose      bool
 	out          io.Writer
@@ -92,6 +93,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
 	flag.IntVar(&o.clientNodes, "client-nodes", 100, "client nodes of the clients suite (each with its own gossip)")
 	clientCalls := flag.String("client-callers", "100,400", "concurrent writers of the clients suite, in total, spread over the nodes")
+	flag.BoolVar(&o.clientLite, "client-lite", false, "clients suite: the clients are consensus.Clients routing as client nodes do, without gossip")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	flag.Parse()
@@ -251,7 +253,7 @@ func throughput(ctx context.Context, o options, dir string) error {
 
 func clientsSuite(ctx context.Context, o options, dir string) error {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	env, err := bench.StartClientsEnv(sctx, dir, o.clientNodes)
+	env, err := bench.StartClientsEnv(sctx, dir, o.clientNodes, o.clientLite)
 	cancel()
 	if err != nil {
 		return err
@@ -262,8 +264,12 @@ func clientsSuite(ctx context.Context, o options, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.out, "\n## %d client nodes and 3 servers, writes (bolt on disk, %d × %v per case)\n\n", o.clientNodes, o.rounds, o.slice)
-	fmt.Fprintf(o.out, "_idle, the %d nodes use %.0f%% of a core (gossip, heartbeats)_\n\n", o.clientNodes+3, 100*idle)
+	kind := "client nodes"
+	if o.clientLite {
+		kind = "clients without gossip"
+	}
+	fmt.Fprintf(o.out, "\n## %d %s and 3 servers, writes (bolt on disk, %d × %v per case)\n\n", o.clientNodes, kind, o.rounds, o.slice)
+	fmt.Fprintf(o.out, "_idle, the process uses %.0f%% of a core (gossip, heartbeats)_\n\n", 100*idle)
 	bench.WriteTable(o.out, rows)
 	return nil
 }

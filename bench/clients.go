@@ -107,7 +107,9 @@ func (e *ClientsEnv) IdleCPU(d time.Duration) float64 {
 // through client node w mod the number of clients).
 func (e *ClientsEnv) ClientTargets(size int) ([]Target, error) {
 	c := e.Con
-	if c.Leader() < 0 {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := poll(ctx, func() bool { return c.Leader() >= 0 }); err != nil {
 		return nil, errNoLeader
 	}
 	apply := func(pick func(w int) int) Op {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 
 // Apply replicates cmd through the Raft group and returns the state
 // machine's result. A server applies it through its leader (forwarding when
-// it is a follower); a client sends it to an alive server it knows from
-// gossip, trying another when one cannot be reached. Errors are those of
+// it is a follower); a client sends it to the leader when it knows which
+// server leads (batched with the node's other writes), else to an alive
+// server it knows from gossip, trying another when one cannot be reached. Errors are those of
 // [consensus.Node.Apply]: the state machine's own error comes back as a
 // [*consensus.StateMachineError], and [consensus.ErrOutcomeUnknown] means the
 // command may or may not have been applied.
@@ -27,7 +29,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 		return n.cons.Apply(ctx, cmd)
 	}
 	var res []byte
-	err := n.routes.do(ctx, func(addr string) error {
+	err := n.routes.write(ctx, func(addr string) error {
 		var err error
 		res, err = n.client.Apply(ctx, addr, cmd)
 		return err
@@ -75,8 +77,10 @@ type router struct {
 
 func newRouter(n *Node) *router { return &router{n: n} }
 
-// servers lists the alive servers' RPC addresses, the preferred one first.
-func (r *router) servers() []string {
+// servers lists the alive servers' RPC addresses, the preferred one first,
+// or with toLeader the leader the client knows of first (writes then take
+// one hop, in batches).
+func (r *router) servers(toLeader bool) []string {
 	var addrs []string
 	for _, m := range r.n.Members() {
 		if m.Role == membership.RoleServer && m.Status == membership.StatusAlive && m.RPCAddr != "" {
@@ -84,11 +88,17 @@ func (r *router) servers() []string {
 		}
 	}
 	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-	r.mu.Lock()
-	pref := r.preferred
-	r.mu.Unlock()
+	first := ""
+	if toLeader {
+		first = r.n.client.LeaderAddr()
+	}
+	if !slices.Contains(addrs, first) {
+		r.mu.Lock()
+		first = r.preferred
+		r.mu.Unlock()
+	}
 	for i, a := range addrs {
-		if a == pref {
+		if a == first {
 			addrs[0], addrs[i] = addrs[i], addrs[0]
 		}
 	}
@@ -101,14 +111,36 @@ func (r *router) prefer(addr string) {
 	r.mu.Unlock()
 }
 
-// do calls fn with server addresses until one does not report
-// [consensus.ErrUnavailable] (the request certainly did not run there), or
-// ctx ends.
-func (r *router) do(ctx context.Context, fn func(addr string) error) error {
-	backoff := 20 * time.Millisecond
+// write is do for a write: the leader the client knows of is tried first,
+// without listing the members (a list of every member per write would cost
+// more than the write on a large cluster; the client forgets a leader that
+// fails), then the servers with that leader first. A write the known leader
+// answers leaves the preferred server, which reads go to first, as it is.
+func (r *router) write(ctx context.Context, fn func(addr string) error) error {
 	var last error
+	if lead := r.n.client.LeaderAddr(); lead != "" {
+		err := fn(lead)
+		if !errors.Is(err, consensus.ErrUnavailable) {
+			return err
+		}
+		last = err
+	}
+	return r.try(ctx, true, last, fn)
+}
+
+// do calls fn with server addresses, the preferred one first, until one
+// does not report [consensus.ErrUnavailable] (the request certainly did not
+// run there), or ctx ends.
+func (r *router) do(ctx context.Context, fn func(addr string) error) error {
+	return r.try(ctx, false, nil, fn)
+}
+
+// try is do, with the known leader first when toLeader, and last the
+// failure before it (nil if none).
+func (r *router) try(ctx context.Context, toLeader bool, last error, fn func(addr string) error) error {
+	backoff := 20 * time.Millisecond
 	for {
-		for _, addr := range r.servers() {
+		for _, addr := range r.servers(toLeader) {
 			err := fn(addr)
 			if err == nil {
 				r.prefer(addr)

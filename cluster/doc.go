@@ -14,7 +14,8 @@
 //
 // A node is a server (Config.Consensus set: it may hold a Raft seat and runs
 // the state machine) or a client (membership only). Both can Apply and Query;
-// a client sends its requests to an alive server it knows from gossip.
+// a client sends its requests to an alive server it knows from gossip, and
+// its writes to the leader once it has learned which server leads.
 //
 // # Usage
 //

@@ -35,14 +35,19 @@ func (c ClientConfig) validate() error {
 
 // Client sends writes and queries to a group from a process that is not a
 // server (it has no state machine): each call names a server, which forwards
-// to its leader when it is not the leader itself. Its methods are safe for
+// to its leader when it is not the leader itself. The client learns which
+// server leads (see [Client.LeaderAddr]); writes named to that server go in
+// batches, as a follower's forwarded writes do. Its methods are safe for
 // concurrent use.
 type Client struct {
 	remote  *remote
+	fwd     *forwarder
+	leader  *leaderHint
 	maxSize int
 
 	closeOnce sync.Once
 	closing   chan struct{}
+	stop      context.CancelFunc // ends the leader hint's questions
 }
 
 // NewClient validates cfg and returns a client. Connections are opened on
@@ -58,15 +63,23 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, stop := context.WithCancel(context.Background())
 	return &Client{
 		remote:  r,
+		fwd:     newForwarder(r, cfg.MaxMessageSize),
+		leader:  newLeaderHint(ctx, r),
 		maxSize: cfg.MaxMessageSize,
 		closing: make(chan struct{}),
+		stop:    stop,
 	}, nil
 }
 
 // Apply sends cmd to the server at serverAddr, which applies it through its
-// leader, waiting for one until ctx ends. Errors are those of [Node.Apply],
+// leader, waiting for one until ctx ends. When serverAddr is the leader the
+// client knows of ([Client.LeaderAddr]), the write joins the batch of writes
+// to it (one request carries the writes that arrive while the previous one
+// is in flight); should that server no longer lead, the write is sent again
+// on its own, and the server forwards it. Errors are those of [Node.Apply],
 // plus [ErrUnavailable] when the request certainly did not run (the server
 // could not be reached, or is closing): the caller may try another server.
 func (c *Client) Apply(ctx context.Context, serverAddr string, cmd []byte) ([]byte, error) {
@@ -76,9 +89,29 @@ func (c *Client) Apply(ctx context.Context, serverAddr string, cmd []byte) ([]by
 	if err := c.open(); err != nil {
 		return nil, err
 	}
+	if serverAddr == c.leader.get() {
+		res, err := c.fwd.apply(ctx, serverAddr, cmd)
+		if !staleLeader(err) {
+			return res, err
+		}
+		c.leader.forget(serverAddr)
+		if !isRetryable(err) {
+			return res, err // it may have run: never sent again
+		}
+	} else {
+		c.leader.learn(serverAddr)
+	}
 	res, err := c.remote.apply(ctx, serverAddr, false, cmd)
 	return res, unavailable(err)
 }
+
+// LeaderAddr returns the address of the server the client last learned
+// leads, or "" when it knows of none. The client asks the server a write
+// names when it knows no leader (and at most once a second when it knows
+// one but the write names another server), and forgets the one it knows
+// when a write to it finds it no longer leads or cannot be reached.
+// Sending writes to this address saves the hop through a follower.
+func (c *Client) LeaderAddr() string { return c.leader.get() }
 
 // Query sends q to the server at serverAddr, answered at level: [Stale] by
 // that server, [Leader] by its leader, [Linearizable] by that server once it
@@ -131,7 +164,10 @@ func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.closing)
+		c.stop()
 		err = c.remote.close()
+		c.fwd.close()
+		c.leader.wait()
 	})
 	return err
 }

@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -22,6 +21,7 @@ import (
 // while it is open.
 type fakeLeader struct {
 	addr string
+	stop func() // closes the server: later dials are refused
 
 	mu      sync.Mutex
 	batches [][]string // commands of each batch received
@@ -41,12 +41,16 @@ func newFakeLeader(t *testing.T, maxSize int) *fakeLeader {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = mux.Serve() }()
 	go func() { defer wg.Done(); _ = srv.Serve() }()
-	t.Cleanup(func() {
-		fl.open()
-		_ = srv.Close()
-		_ = mux.Close()
-		wg.Wait()
-	})
+	var once sync.Once
+	fl.stop = func() {
+		once.Do(func() {
+			_ = srv.Close() // a held batch gets no reply
+			_ = mux.Close()
+			fl.open()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(fl.stop)
 	return fl
 }
 
@@ -186,11 +190,6 @@ func waitBatches(t *testing.T, fl *fakeLeader, n int) [][]string {
 		return len(batches) >= n
 	}, "%d batches at the leader", n)
 	return batches
-}
-
-func isRetryable(err error) bool {
-	var re *retryableError
-	return errors.As(err, &re)
 }
 
 // Calls that arrive while a batch is in flight leave together in the next

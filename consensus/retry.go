@@ -23,6 +23,12 @@ func (e *retryableError) Unwrap() error { return e.err }
 
 func retryable(err error) error { return &retryableError{err: err} }
 
+// isRetryable reports whether err marks a request that certainly did not run.
+func isRetryable(err error) bool {
+	var re *retryableError
+	return errors.As(err, &re)
+}
+
 const (
 	retryMinDelay = 2 * time.Millisecond
 	retryMaxDelay = 100 * time.Millisecond

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
-var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http"}
+var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http", "clients"}
 
 // longSuites run only when named: "all" leaves them out.
 var longSuites = []string{"scale"}
@@ -56,6 +57,10 @@ type options struct {
 	kvstoreBefore string
 	scale         scaleFlags
 	metrics       time.Duration
+	clientNodes   int
+	clientCalls   []int
+	clientLite    bool
+	cpuProfile    string
 	verbose       bool
 	out           io.Writer
 	log           *slog.Logger
@@ -96,6 +101,10 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.kvstore, "kvstore", "", "kvstore binary; empty builds ./examples/kvstore")
 	flag.StringVar(&o.kvstoreBefore, "kvstore-before", "", "another kvstore `binary`: the http suite then compares it with -kvstore, each on its own three processes, instead of comparing -kvstore with in-process calls")
 	flag.DurationVar(&o.metrics, "metrics", 0, "register every Conclave node's metrics collector and scrape them at this `interval` during the writes and reads suites (0: none)")
+	flag.IntVar(&o.clientNodes, "client-nodes", 100, "client nodes of the clients suite (each with its own gossip)")
+	clientCalls := flag.String("client-callers", "100,400", "concurrent writers of the clients suite, in total, spread over the nodes")
+	flag.BoolVar(&o.clientLite, "client-lite", false, "clients suite: the clients are consensus.Clients routing as client nodes do, without gossip")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	scaleN, scaleConfigs := o.scale.register()
 	flag.Parse()
@@ -116,7 +125,7 @@ func parseFlags() (options, error) {
 	for _, p := range []struct {
 		dst *[]int
 		s   string
-	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}, {&o.scale.n, *scaleN}} {
+	}{{&o.callers, *callers}, {&o.sizes, *sizes}, {&o.readCallers, *readCallers}, {&o.gossipN, *gossipN}, {&o.httpClients, *httpClients}, {&o.httpBatches, *httpBatches}, {&o.scale.n, *scaleN}, {&o.clientCalls, *clientCalls}} {
 		if *p.dst, err = ints(p.s); err != nil {
 			return o, err
 		}
@@ -168,6 +177,17 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	machine(o.out)
 	steps := []struct {
@@ -177,7 +197,7 @@ func run(o options) error {
 		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
 		{"close", closeLeader},
 		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
-		{"footprint", footprint}, {"http", httpSuite}, {"scale", scale},
+		{"footprint", footprint}, {"http", httpSuite}, {"scale", scale}, {"clients", clientsSuite},
 	}
 	for _, s := range steps {
 		if !o.suites[s.name] && !(s.name == "writes" && o.suites["reads"]) {
@@ -247,6 +267,29 @@ func throughput(ctx context.Context, o options, dir string) error {
 		rows = append(rows, r...)
 	}
 	fmt.Fprintf(o.out, "\n## Writes and reads (3 servers, bolt on disk, %d × %v per case)\n\n", o.rounds, o.slice)
+	bench.WriteTable(o.out, rows)
+	return nil
+}
+
+func clientsSuite(ctx context.Context, o options, dir string) error {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	env, err := bench.StartClientsEnv(sctx, dir, o.clientNodes, o.clientLite)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	idle := env.IdleCPU(3 * time.Second)
+	rows, err := env.ClientWrites(ctx, o.clientCalls, o.sizes, o.rounds, o.slice)
+	if err != nil {
+		return err
+	}
+	kind := "client nodes"
+	if o.clientLite {
+		kind = "clients without gossip"
+	}
+	fmt.Fprintf(o.out, "\n## %d %s and 3 servers, writes (bolt on disk, %d × %v per case)\n\n", o.clientNodes, kind, o.rounds, o.slice)
+	fmt.Fprintf(o.out, "_idle, the process uses %.0f%% of a core (gossip, heartbeats)_\n\n", 100*idle)
 	bench.WriteTable(o.out, rows)
 	return nil
 }

@@ -224,23 +224,7 @@ func TestClientWritesLeaderKilled(t *testing.T) {
 	defer mu.Unlock()
 	require.Empty(t, failures)
 	t.Logf("%d acknowledged, %d outcome unknown", len(acked), unknown)
-	for i, fsm := range c.fsms {
-		if c.nodes[i] == nil {
-			continue
-		}
-		testkit.WaitFor(t, 20*time.Second, func() bool {
-			seen := fsm.seenCounts()
-			for cmd := range acked {
-				if seen[cmd] != 1 {
-					return false
-				}
-			}
-			return true
-		}, "node %d applies every acknowledged command", i)
-		for cmd, n := range fsm.seenCounts() {
-			require.Equal(t, 1, n, "node %d applied %s %d times", i, cmd, n)
-		}
-	}
+	requireAppliedOnce(t, c, acked)
 }
 
 // clientWrite sends cmd through cl as a client node does: to the leader it

@@ -137,23 +137,7 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 	defer mu.Unlock()
 	require.Empty(t, failures)
 	t.Logf("%d acknowledged, %d outcome unknown", len(acked), unknown)
-	for i, fsm := range c.fsms {
-		if c.nodes[i] == nil {
-			continue
-		}
-		testkit.WaitFor(t, 20*time.Second, func() bool {
-			seen := fsm.seenCounts()
-			for cmd := range acked {
-				if seen[cmd] != 1 {
-					return false
-				}
-			}
-			return true
-		}, "node %d applies every acknowledged command", i)
-		for cmd, n := range fsm.seenCounts() {
-			require.Equal(t, 1, n, "node %d applied %s %d times", i, cmd, n)
-		}
-	}
+	requireAppliedOnce(t, c, acked)
 }
 
 // A forwarded write pending at a leader that vanishes (no reset reaches the
@@ -194,4 +178,27 @@ func TestForwardedApplyEndsOnLeaderChange(t *testing.T) {
 	}
 	require.NotEqual(t, old, c.waitReadyLeader())
 	fn.Heal() // lets the old leader step down, so that it closes quickly
+}
+
+// requireAppliedOnce waits until every running node has applied each
+// acknowledged command, and checks that no node applied any command twice.
+func requireAppliedOnce(t *testing.T, c *testCluster, acked map[string]bool) {
+	t.Helper()
+	for i, fsm := range c.fsms {
+		if c.nodes[i] == nil {
+			continue
+		}
+		testkit.WaitFor(t, 20*time.Second, func() bool {
+			seen := fsm.seenCounts()
+			for cmd := range acked {
+				if seen[cmd] != 1 {
+					return false
+				}
+			}
+			return true
+		}, "node %d applies every acknowledged command", i)
+		for cmd, n := range fsm.seenCounts() {
+			require.Equal(t, 1, n, "node %d applied %s %d times", i, cmd, n)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,59 +171,18 @@ func TestClientWritesLeaderKilled(t *testing.T) {
 	for _, nd := range c.nodes {
 		addrs = append(addrs, nd.Addr())
 	}
-	var (
-		mu       sync.Mutex
-		acked    = make(map[string]bool)
-		unknown  int
-		failures []error
-		total    atomic.Int64
-		wg       sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	for g := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				cmd := fmt.Sprintf("echo:%d-%d", g, i)
-				res, err := clientWrite(ctx, cl, addrs, cmd)
-				total.Add(1)
-				mu.Lock()
-				switch {
-				case err == nil && string(res) == cmd:
-					acked[cmd] = true
-				case errors.Is(err, ErrOutcomeUnknown):
-					unknown++
-				default:
-					failures = append(failures, fmt.Errorf("%s: got %q, %v", cmd, res, err))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	w := startWriters(ctx, 32, func(cmd string) ([]byte, error) { return clientWrite(ctx, cl, addrs, cmd) })
 	testkit.WaitFor(t, 20*time.Second, func() bool {
-		return total.Load() >= 200 && cl.LeaderAddr() == addrs[old]
+		return w.total.Load() >= 200 && cl.LeaderAddr() == addrs[old]
 	}, "writes to the leader before the kill")
 	require.NoError(t, c.nodes[old].Close())
 	c.nodes[old] = nil
-	before := total.Load()
+	before := w.total.Load()
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		l := c.leader()
-		return total.Load() >= before+200 && l >= 0 && cl.LeaderAddr() == addrs[l]
+		return w.total.Load() >= before+200 && l >= 0 && cl.LeaderAddr() == addrs[l]
 	}, "writes after the kill, to the new leader")
-	close(stop)
-	wg.Wait()
-
-	mu.Lock()
-	defer mu.Unlock()
-	require.Empty(t, failures)
-	t.Logf("%d acknowledged, %d outcome unknown", len(acked), unknown)
-	requireAppliedOnce(t, c, acked)
+	w.stopAndCheck(t, c)
 }
 
 // clientWrite sends cmd through cl as a client node does: to the leader it

@@ -90,54 +90,13 @@ func TestForwardedAppliesLeaderKilled(t *testing.T) {
 	fi := c.follower()
 	nd := c.nodes[fi]
 	ctx := testkit.Context(t, 60*time.Second)
-	var (
-		mu       sync.Mutex
-		acked    = make(map[string]bool)
-		unknown  int
-		failures []error
-	)
-	var total atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				cmd := fmt.Sprintf("echo:%d-%d", g, i)
-				res, err := nd.Apply(ctx, []byte(cmd))
-				total.Add(1)
-				mu.Lock()
-				switch {
-				case err == nil && string(res) == cmd:
-					acked[cmd] = true
-				case errors.Is(err, ErrOutcomeUnknown):
-					unknown++
-				default:
-					failures = append(failures, fmt.Errorf("%s: got %q, %v", cmd, res, err))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	testkit.WaitFor(t, 20*time.Second, func() bool { return total.Load() >= 200 }, "writes before the kill")
+	w := startWriters(ctx, 32, func(cmd string) ([]byte, error) { return nd.Apply(ctx, []byte(cmd)) })
+	testkit.WaitFor(t, 20*time.Second, func() bool { return w.total.Load() >= 200 }, "writes before the kill")
 	require.NoError(t, c.nodes[old].Close())
 	c.nodes[old] = nil
-	before := total.Load()
-	testkit.WaitFor(t, 30*time.Second, func() bool { return total.Load() >= before+200 }, "writes after the kill")
-	close(stop)
-	wg.Wait()
-
-	mu.Lock()
-	defer mu.Unlock()
-	require.Empty(t, failures)
-	t.Logf("%d acknowledged, %d outcome unknown", len(acked), unknown)
-	requireAppliedOnce(t, c, acked)
+	before := w.total.Load()
+	testkit.WaitFor(t, 30*time.Second, func() bool { return w.total.Load() >= before+200 }, "writes after the kill")
+	w.stopAndCheck(t, c)
 }
 
 // A forwarded write pending at a leader that vanishes (no reset reaches the
@@ -178,6 +137,65 @@ func TestForwardedApplyEndsOnLeaderChange(t *testing.T) {
 	}
 	require.NotEqual(t, old, c.waitReadyLeader())
 	fn.Heal() // lets the old leader step down, so that it closes quickly
+}
+
+// writers are concurrent callers that write until stopped, each command
+// once, and record what each write got.
+type writers struct {
+	total atomic.Int64 // writes done
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu       sync.Mutex // guards the fields below
+	acked    map[string]bool
+	unknown  int
+	failures []error // outcomes that are neither the command's result nor unknown
+}
+
+// startWriters starts n callers of write, which echoes its command.
+func startWriters(ctx context.Context, n int, write func(cmd string) ([]byte, error)) *writers {
+	w := &writers{stop: make(chan struct{}), acked: make(map[string]bool)}
+	for g := range n {
+		w.wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				cmd := fmt.Sprintf("echo:%d-%d", g, i)
+				res, err := write(cmd)
+				w.total.Add(1)
+				w.record(cmd, res, err)
+			}
+		})
+	}
+	return w
+}
+
+func (w *writers) record(cmd string, res []byte, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err == nil && string(res) == cmd:
+		w.acked[cmd] = true
+	case errors.Is(err, ErrOutcomeUnknown):
+		w.unknown++
+	default:
+		w.failures = append(w.failures, fmt.Errorf("%s: got %q, %v", cmd, res, err))
+	}
+}
+
+// stopAndCheck stops the callers and checks that every write got its own
+// result or an unknown outcome, and that c applied each acknowledged write
+// exactly once.
+func (w *writers) stopAndCheck(t *testing.T, c *testCluster) {
+	t.Helper()
+	close(w.stop)
+	w.wg.Wait()
+	require.Empty(t, w.failures)
+	t.Logf("%d acknowledged, %d outcome unknown", len(w.acked), w.unknown)
+	requireAppliedOnce(t, c, w.acked)
 }
 
 // requireAppliedOnce waits until every running node has applied each

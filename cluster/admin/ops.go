@@ -70,23 +70,21 @@ func checkName(w http.ResponseWriter, field, name string, required bool) bool {
 	return false
 }
 
-func (h *Handler) consensusNode(w http.ResponseWriter) *consensus.Node {
+// raftView returns the node's consensus node and its Health for op, an
+// operation on the Raft configuration, answering the error itself when it
+// cannot: the node is a client, or Health cannot be read.
+func (h *Handler) raftView(ctx context.Context, w http.ResponseWriter, op string) (*consensus.Node, cluster.Health, bool) {
 	c := h.n.Consensus()
 	if c == nil {
 		writeError(w, http.StatusNotImplemented, "node %s is a client: it has no Raft seat; send this to a server", h.n.Name())
+		return nil, cluster.Health{}, false
 	}
-	return c
-}
-
-// health reads the node's Health for operation op, answering the error
-// itself when it cannot.
-func (h *Handler) health(ctx context.Context, w http.ResponseWriter, op string) (cluster.Health, bool) {
 	hl, err := h.n.Health(ctx)
 	if err != nil {
 		writeError(w, errorStatus(err), "%s: %v", op, err)
-		return cluster.Health{}, false
+		return nil, cluster.Health{}, false
 	}
-	return hl, true
+	return c, hl, true
 }
 
 func (h *Handler) opTransfer(w http.ResponseWriter, r *http.Request) {
@@ -94,13 +92,9 @@ func (h *Handler) opTransfer(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req, true) || !checkName(w, "to", req.To, false) {
 		return
 	}
-	c := h.consensusNode(w)
-	if c == nil {
-		return
-	}
 	ctx, cancel := h.context(r)
 	defer cancel()
-	hl, ok := h.health(ctx, w, "transfer leadership")
+	c, hl, ok := h.raftView(ctx, w, "transfer leadership")
 	if !ok {
 		return
 	}
@@ -167,13 +161,9 @@ func (h *Handler) opRemoveServer(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req, false) || !checkName(w, "name", req.Name, true) {
 		return
 	}
-	c := h.consensusNode(w)
-	if c == nil {
-		return
-	}
 	ctx, cancel := h.context(r)
 	defer cancel()
-	hl, ok := h.health(ctx, w, "remove server")
+	c, hl, ok := h.raftView(ctx, w, "remove server")
 	if !ok {
 		return
 	}

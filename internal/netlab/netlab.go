@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/conclave-go/conclave/internal/testkit"
 )
 
 // prefix starts the name of every namespace and link a lab creates, so a
@@ -71,13 +73,8 @@ func Available() string {
 // (CI=true), where .ci/run installs what a lab needs, it fails t instead.
 func Require(t testing.TB) {
 	t.Helper()
-	why := Available()
-	switch {
-	case why == "":
-	case os.Getenv("CI") == "true":
-		t.Fatal(why)
-	default:
-		t.Skip(why)
+	if why := Available(); why != "" {
+		testkit.Unavailable(t, why)
 	}
 }
 

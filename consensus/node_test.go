@@ -105,10 +105,21 @@ func TestNoLeader(t *testing.T) {
 			require.NoError(t, c.nodes[i].Close())
 		}
 	}
-	// A candidate has no leader and cannot win alone; a leader that a
-	// closing one handed over to first steps down, then stands.
-	testkit.WaitFor(t, 10*time.Second, func() bool {
-		return c.nodes[f].Leader() == LeaderInfo{} && c.nodes[f].Status().State == StateCandidate
+	// Votes the others granted before they closed may still reach the
+	// follower (a closing leader hands leadership over), and it may then
+	// lead alone until its lease ends. A candidate for a whole election
+	// timeout has no such vote left to count, and cannot win.
+	var since time.Time
+	stand := c.cfgs[f].raftConfig().ElectionTimeout
+	testkit.WaitFor(t, 20*time.Second, func() bool {
+		if c.nodes[f].Leader() != (LeaderInfo{}) || c.nodes[f].Status().State != StateCandidate {
+			since = time.Time{}
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= stand
 	}, "leader lost")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,11 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/conclave-go/conclave/consensus"
@@ -25,16 +22,15 @@ import (
 // its data dir under a temporary directory.
 type KVStore struct {
 	URLs   []string // base URL of each node's HTTP API
-	procs  []*exec.Cmd
-	exited []chan error
+	group  procGroup
 	client *http.Client // HTTP/1.1, one connection per concurrent request
 	h2c    *http.Client // HTTP/2 without TLS: requests multiplexed on shared connections
 }
 
 // StartKVStore starts three kvstore processes from the binary bin with the
-// given profile ("lan", "local"), and waits until each answers /readyz. Each
-// process logs errors to dir/kv-nI.log.
-func StartKVStore(ctx context.Context, bin, dir, profile string) (*KVStore, error) {
+// given profile ("lan", "local") and any extra flags, and waits until each
+// answers /readyz. Each process logs errors to dir/kv-nI.log.
+func StartKVStore(ctx context.Context, bin, dir, profile string, extra ...string) (*KVStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -47,53 +43,56 @@ func StartKVStore(ctx context.Context, bin, dir, profile string) (*KVStore, erro
 	var h2 http.Protocols
 	h2.SetUnencryptedHTTP2(true)
 	k := &KVStore{
-		client: &http.Client{Transport: &http.Transport{
-			MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute,
-		}},
-		h2c: &http.Client{Transport: &http.Transport{Protocols: &h2, IdleConnTimeout: time.Minute}},
+		client: newHTTPClient(),
+		h2c:    &http.Client{Transport: &http.Transport{Protocols: &h2, IdleConnTimeout: time.Minute}},
 	}
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
-		cmd := exec.Command(bin, "-name", name,
+		args := append([]string{"-name", name,
 			"-gossip", addr(ports[i]), "-raft", addr(ports[3+i]), "-http", addr(ports[6+i]),
 			"-join", join, "-bootstrap-expect", "3", "-data", filepath.Join(dir, "kv-"+name),
-			"-profile", profile, "-log-level", "error")
-		logFile, err := os.Create(filepath.Join(dir, "kv-"+name+".log"))
-		if err != nil {
+			"-profile", profile, "-log-level", "error"}, extra...)
+		if err := k.group.start(bin, args, filepath.Join(dir, "kv-"+name+".log")); err != nil {
 			_ = k.Close()
 			return nil, err
 		}
-		cmd.Stderr = logFile
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			_ = logFile.Close()
-			_ = k.Close()
-			return nil, err
-		}
-		if err := cmd.Start(); err != nil {
-			_ = logFile.Close()
-			_ = k.Close()
-			return nil, fmt.Errorf("bench: start kvstore: %w", err)
-		}
-		exited := make(chan error, 1)
-		go func() {
-			_, _ = io.Copy(io.Discard, bufio.NewReader(out))
-			exited <- cmd.Wait()
-			_ = logFile.Close()
-		}()
-		k.procs = append(k.procs, cmd)
-		k.exited = append(k.exited, exited)
 		k.URLs = append(k.URLs, "http://"+addr(ports[6+i]))
 	}
-	tctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for _, u := range k.URLs {
-		if err := poll(tctx, func() bool { return k.get(tctx, u+"/readyz") == nil }); err != nil {
-			_ = k.Close()
-			return nil, fmt.Errorf("bench: kvstore at %s not ready: %w", u, err)
-		}
+	if err := waitHTTP(ctx, &k.group, k.URLs, func(ctx context.Context, u string) error { return k.get(ctx, u+"/readyz") }); err != nil {
+		_ = k.Close()
+		return nil, err
 	}
 	return k, nil
+}
+
+// newHTTPClient returns an HTTP/1.1 client that keeps one connection per
+// concurrent request.
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute,
+	}}
+}
+
+// waitHTTP waits up to a minute until ready succeeds for every URL, or one
+// of the group's processes exits.
+func waitHTTP(ctx context.Context, g *procGroup, urls []string, ready func(context.Context, string) error) error {
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, u := range urls {
+		var last error
+		err := poll(tctx, func() bool {
+			if last = g.alive(); last != nil {
+				cancel()
+				return false
+			}
+			last = ready(tctx, u)
+			return last == nil
+		})
+		if err != nil {
+			return fmt.Errorf("bench: %s not ready: %w", u, errors.Join(err, last))
+		}
+	}
+	return nil
 }
 
 // freePorts returns n ports that were free a moment ago.
@@ -172,13 +171,7 @@ func (k *KVStore) Leader(ctx context.Context) (int, error) {
 }
 
 // CPU returns the CPU time the three processes have used so far.
-func (k *KVStore) CPU() time.Duration {
-	var total time.Duration
-	for _, p := range k.procs {
-		total += procCPU(p.Process.Pid)
-	}
-	return total
-}
+func (k *KVStore) CPU() time.Duration { return k.group.CPU() }
 
 // WriteOp returns an operation that PUTs a value of size bytes through node
 // i over HTTP/1.1.
@@ -253,22 +246,12 @@ func (k *KVStore) BatchOp(i, n, size int) Op {
 	}
 }
 
-// Close stops the processes (SIGTERM, then SIGKILL after 10 s).
+// Close stops the processes (SIGINT, then SIGKILL after 10 s).
 func (k *KVStore) Close() error {
-	var errs []error
-	for i, p := range k.procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-k.exited[i]:
-			errs = append(errs, err)
-		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-			errs = append(errs, <-k.exited[i])
-		}
-	}
+	err := k.group.Close()
 	k.client.CloseIdleConnections()
 	k.h2c.CloseIdleConnections()
-	return errors.Join(errs...)
+	return err
 }
 
 // kvCommandSize approximates the size of the kvstore's put command for a

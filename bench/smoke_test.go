@@ -96,4 +96,27 @@ func TestSmoke(t *testing.T) {
 			require.Zero(t, r.Result.Errors, "%s %s %s: %v", r.Section, r.Name, r.Level, r.Result.FirstErr)
 		}
 	})
+	t.Run("peers", func(t *testing.T) {
+		bin := filepath.Join(dir, "kvstore-peers")
+		out, err := exec.Command("go", "build", "-o", bin, "../examples/kvstore").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		wrk, _ := exec.LookPath("wrk") // the Go load alone without it
+		kv := PeerSpec{Name: "kvstore", Start: func(ctx context.Context, d string) (*PeerSystem, error) {
+			return StartKVStorePeer(ctx, "kvstore", bin, d)
+		}}
+		rows, err := ComparePeers(ctx, PeerOptions{
+			Dir: filepath.Join(dir, "peers"), Systems: []PeerSpec{kv}, Ops: []string{PeerWrite, PeerStale, PeerLinearizable},
+			Clients: []int{2}, Rounds: 1, Slice: time.Second, Wrk: wrk,
+		})
+		require.NoError(t, err)
+		if wrk != "" {
+			require.Len(t, rows, 6)
+		} else {
+			require.Len(t, rows, 3)
+		}
+		for _, r := range rows {
+			require.Zero(t, r.Result.Errors, "%s %s: %v", r.Load, r.Op, r.Result.FirstErr)
+			require.Positive(t, r.Result.Ops, "%s %s", r.Load, r.Op)
+		}
+	})
 }

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -32,7 +31,7 @@ import (
 var allSuites = []string{"writes", "reads", "tuning", "failover", "leave", "close", "flap", "detect", "pause", "heal", "footprint", "http", "clients"}
 
 // longSuites run only when named: "all" leaves them out.
-var longSuites = []string{"scale"}
+var longSuites = []string{"scale", "peers"}
 
 type options struct {
 	suites        map[string]bool
@@ -56,6 +55,7 @@ type options struct {
 	kvstore       string
 	kvstoreBefore string
 	scale         scaleFlags
+	peers         peerFlags
 	metrics       time.Duration
 	clientNodes   int
 	clientCalls   []int
@@ -107,6 +107,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	flag.BoolVar(&o.verbose, "v", false, "log the nodes' warnings to stderr")
 	scaleN, scaleConfigs := o.scale.register()
+	o.peers.register()
 	flag.Parse()
 	o.suites = map[string]bool{}
 	for _, s := range strings.Split(*suites, ",") {
@@ -138,6 +139,9 @@ func parseFlags() (options, error) {
 		return o, err
 	}
 	if err := o.scale.validate(); err != nil {
+		return o, err
+	}
+	if err := o.peers.validate(); err != nil {
 		return o, err
 	}
 	o.out = os.Stdout
@@ -197,7 +201,7 @@ func run(o options) error {
 		{"writes", throughput}, {"tuning", tuning}, {"failover", failover}, {"leave", leave},
 		{"close", closeLeader},
 		{"flap", flap}, {"detect", detect}, {"pause", pause}, {"heal", heal},
-		{"footprint", footprint}, {"http", httpSuite}, {"scale", scale}, {"clients", clientsSuite},
+		{"footprint", footprint}, {"http", httpSuite}, {"scale", scale}, {"clients", clientsSuite}, {"peers", peers},
 	}
 	for _, s := range steps {
 		if !o.suites[s.name] && !(s.name == "writes" && o.suites["reads"]) {
@@ -505,14 +509,9 @@ func footprint(ctx context.Context, o options, dir string) error {
 }
 
 func httpSuite(ctx context.Context, o options, dir string) error {
-	bin := o.kvstore
-	if bin == "" {
-		bin = filepath.Join(dir, "kvstore")
-		cmd := exec.Command("go", "build", "-o", bin, "./examples/kvstore")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build kvstore (run from the repository root, or pass -kvstore): %w", err)
-		}
+	bin, err := kvstoreBinary(o, dir)
+	if err != nil {
+		return err
 	}
 	kv, err := bench.StartKVStore(ctx, bin, dir, "lan")
 	if err != nil {

@@ -3,19 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/conclave-go/conclave/internal/testkit"
@@ -48,10 +43,7 @@ type proc struct {
 	command func(bin string, args ...string) *exec.Cmd
 	raw     []string // when set, the whole command line (addresses fixed)
 
-	mu     sync.Mutex // guards cmd and exited
-	cmd    *exec.Cmd
-	exited chan struct{}
-	logs   []string
+	run testkit.Exec
 }
 
 func (p *proc) args() []string {
@@ -74,80 +66,21 @@ func (p *proc) Start() {
 }
 
 func (p *proc) startOnce() error {
-	dir := p.t.TempDir()
-	outPath, errPath := filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
-	stdout, err := os.Create(outPath)
-	require.NoError(p.t, err)
-	stderr, err := os.Create(errPath)
-	require.NoError(p.t, err)
 	newCmd := exec.Command
 	if p.command != nil {
 		newCmd = p.command
 	}
-	cmd := newCmd(p.bin, p.args()...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	require.NoError(p.t, cmd.Start())
-	stdout.Close()
-	stderr.Close()
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	p.mu.Lock()
-	p.cmd, p.exited = cmd, exited
-	p.logs = append(p.logs, errPath)
-	p.mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-exited:
-			errText, _ := os.ReadFile(errPath)
-			return fmt.Errorf("exited: %s", errText)
-		case <-time.After(20 * time.Millisecond):
-		}
-		out, _ := os.ReadFile(outPath)
-		if bytes.Contains(out, []byte("kvstore: serving")) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			p.Kill()
-			return errors.New("no serving line within 60s")
-		}
-	}
+	return p.run.Start(p.t, newCmd(p.bin, p.args()...), "kvstore: serving", 60*time.Second)
 }
 
 // Kill sends SIGKILL and waits for the process to exit.
-func (p *proc) Kill() {
-	p.signal(syscall.SIGKILL)
-}
+func (p *proc) Kill() { p.run.Kill() }
 
 // signal sends sig and waits for the process to exit.
-func (p *proc) signal(sig os.Signal) *os.ProcessState {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	return cmd.ProcessState
-}
+func (p *proc) signal(sig os.Signal) *os.ProcessState { return p.run.Signal(sig) }
 
 // DumpLogs prints the tail of every stderr the process wrote.
-func (p *proc) DumpLogs() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, path := range p.logs {
-		testkit.LogTail(p.t, p.name, path, 4000)
-	}
-}
+func (p *proc) DumpLogs() { p.run.DumpLogs(p.t, p.name) }
 
 // startCluster starts n processes that bootstrap together, each with the
 // extra flags given.

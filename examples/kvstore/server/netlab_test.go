@@ -198,12 +198,10 @@ func (nl *netlabCluster) kill(t *testing.T, i int) string {
 
 func (nl *netlabCluster) pause(t *testing.T, i int) string {
 	p := nl.procs[i]
-	p.mu.Lock()
-	cmd := p.cmd
-	p.mu.Unlock()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGSTOP))
+	process := p.run.Process()
+	require.NoError(t, process.Signal(syscall.SIGSTOP))
 	hold(3 * time.Second)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGCONT))
+	require.NoError(t, process.Signal(syscall.SIGCONT))
 	return "pause " + p.name
 }
 

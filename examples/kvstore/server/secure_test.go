@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -133,13 +132,8 @@ func TestSecureDeployment(t *testing.T) {
 // logsContain reports whether any stderr of procs contains s.
 func logsContain(procs []*proc, s string) bool {
 	for _, p := range procs {
-		p.mu.Lock()
-		paths := append([]string(nil), p.logs...)
-		p.mu.Unlock()
-		for _, path := range paths {
-			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), s) {
-				return true
-			}
+		if p.run.StderrContains(s) {
+			return true
 		}
 	}
 	return false

@@ -44,6 +44,9 @@ type options struct {
 	pprof           bool
 	h2c             bool // HTTP/2 without TLS for clients that open with its preface
 	maxBatchOps     int
+	logStore        string       // -log-store
+	logStoreFunc    LogStoreFunc // its store; nil for bolt
+	logStores       *logStores   // the -log-store values of this build
 }
 
 // Limits on the size flags.
@@ -70,10 +73,13 @@ func usagef(format string, args ...any) error {
 	return &UsageError{fmt.Errorf(format, args...)}
 }
 
-// parseFlags parses and validates args. Errors are *UsageError, except
-// flag.ErrHelp for -h.
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+// parseFlags parses and validates args; opts add -log-store values.
+// Errors are *UsageError, except flag.ErrHelp for -h and a bad option.
+func parseFlags(args []string, stderr io.Writer, opts ...Option) (options, error) {
+	o := options{logStores: newLogStores(opts)}
+	if o.logStores.err != nil {
+		return o, o.logStores.err
+	}
 	var join, profile, logLevel, gossipKey, gossipKeyFile string
 	fs := flag.NewFlagSet("kvstore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.httpTLS.key, "http-tls-key", "", "PEM private key `file` for HTTPS")
 	fs.BoolVar(&o.h2c, "http-h2c", true, "without -http-tls-*, also serve HTTP/2 to clients that start with its preface (h2c, prior knowledge)")
 	fs.IntVar(&o.maxBatchOps, "max-batch-ops", defaultMaxBatchOps, "most operations in one POST /batch request (`N`)")
+	fs.StringVar(&o.logStore, "log-store", boltStore, o.logStores.usage())
 	o.ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -129,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-log-level: %q is not one of debug, info, warn, error", logLevel)
 	}
 	if o.gossipKey, err = gossipKeyFrom(gossipKey, gossipKeyFile); err != nil {
+		return o, err
+	}
+	if o.logStoreFunc, err = o.logStores.lookup(o.logStore); err != nil {
 		return o, err
 	}
 	return o, o.validate()

@@ -173,8 +173,8 @@ func checkReads(t *testing.T, p *proc, w *writer) {
 	}
 }
 
-// TestBinaryExitCodes checks that a bad command line exits with status 2
-// and that SIGTERM shuts a node down cleanly with status 0.
+// TestBinaryExitCodes checks that a bad command line exits with status 2,
+// -log-store wal too in this build, and that SIGTERM shuts a node down cleanly with status 0.
 func TestBinaryExitCodes(t *testing.T) {
 	bin := buildKvstore(t)
 	out, err := exec.Command(bin, "-name", "x").CombinedOutput()
@@ -182,6 +182,10 @@ func TestBinaryExitCodes(t *testing.T) {
 	require.ErrorAs(t, err, &exitErr)
 	require.Equal(t, 2, exitErr.ExitCode())
 	require.Contains(t, string(out), "-data is required")
+	out, err = exec.Command(bin, "-name", "x", "-data", t.TempDir(), "-log-store", "wal").CombinedOutput()
+	require.ErrorAs(t, err, &exitErr)
+	require.Equal(t, 2, exitErr.ExitCode(), "raft-wal is not in this build: a usage error")
+	require.Contains(t, string(out), "(cd raftwal && go build -o kvstore-wal ./cmd/kvstore)")
 
 	p := &proc{
 		t: t, name: "solo", bin: bin, gossip: testkit.FreeAddr(t), raft: testkit.FreeAddr(t), http: testkit.FreeAddr(t),

@@ -14,10 +14,11 @@ import (
 // gracefully. It prints one line to stdout once serving, with the bound
 // addresses, and logs to stderr.
 //
-// A bad command line is a *UsageError; -h prints the flags to stderr and
-// returns flag.ErrHelp.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+// opts offer more values of -log-store than bolt (WithLogStore). A bad
+// command line is a *UsageError; -h prints the flags to stderr and returns
+// flag.ErrHelp.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...Option) error {
+	o, err := parseFlags(args, stderr, opts...)
 	if err != nil {
 		return err
 	}

@@ -102,14 +102,14 @@ func TestFlagDefaults(t *testing.T) {
 	require.Equal(t, "lan", o.profile.String())
 }
 
-// runInProcess starts run with args on a goroutine and returns the HTTP
+// runInProcess starts Run with args and opts on a goroutine and returns the HTTP
 // address it serves and a function that cancels it and returns its error.
-func runInProcess(t *testing.T, args ...string) (string, func() error) {
+func runInProcess(t *testing.T, args []string, opts ...Option) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout testkit.SyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, args, &stdout, io.Discard) }()
+	go func() { done <- Run(ctx, args, &stdout, io.Discard, opts...) }()
 	stop := func() error {
 		cancel()
 		select {
@@ -144,7 +144,7 @@ func TestRunServesAndStops(t *testing.T) {
 			if leave {
 				args = append(args, "-leave-on-exit")
 			}
-			addr, stop := runInProcess(t, args...)
+			addr, stop := runInProcess(t, args)
 			testkit.WaitFor(t, 30*time.Second, func() bool {
 				code, _, _ := do(context.Background(), http.MethodPut, "http://"+addr+"/kv/k", []byte("v"))
 				return code == http.StatusNoContent

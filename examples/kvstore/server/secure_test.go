@@ -160,7 +160,7 @@ func TestRunWithTLSAndGossipKeyFile(t *testing.T) {
 		"-tls-ca", filepath.Join(dir, "ca.pem"), "-tls-cert", filepath.Join(dir, "solo.pem"),
 		"-tls-key", filepath.Join(dir, "solo-key.pem"),
 	}
-	addr, stop := runInProcess(t, append(args, "-gossip-key-file", filepath.Join(dir, "gossip.key"))...)
+	addr, stop := runInProcess(t, append(args, "-gossip-key-file", filepath.Join(dir, "gossip.key")))
 	testkit.WaitFor(t, 30*time.Second, func() bool {
 		code, _, _ := do(context.Background(), http.MethodPut, "http://"+addr+"/kv/k", []byte("v"))
 		return code == http.StatusNoContent

@@ -36,6 +36,9 @@ func newServer(ctx context.Context, o options, logOut io.Writer) (*server, error
 		return nil, fmt.Errorf("-http: %w", err)
 	}
 	node, err := startNode(ctx, o, logger)
+	if errors.Is(err, consensus.ErrLogStoreMismatch) {
+		err = o.logStores.mismatch(o, err)
+	}
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -151,6 +154,7 @@ func nodeConfig(o options, logger *slog.Logger, mtls consensus.TLSConfig) cluste
 			StateMachine:    newStore(tuning.MaxMessageSize),
 			BootstrapExpect: o.bootstrapExpect,
 			TLS:             mtls,
+			LogStore:        o.logStoreConfig(logger),
 		},
 		Logger: logger,
 		Tuning: cluster.Tuning{Consensus: tuning},

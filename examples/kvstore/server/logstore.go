@@ -44,9 +44,8 @@ type otherBuild struct {
 var otherBuilds = map[string]otherBuild{
 	"wal": {
 		recorded: "raft-wal",
-		build: "build the kvstore of the raftwal module (github.com/conclave-go/conclave/raftwal/cmd/kvstore) " +
-			"from the repository root with (cd raftwal && go build -o kvstore-wal ./cmd/kvstore), " +
-			"and run raftwal/kvstore-wal with the same flags",
+		build: "use the kvstore of the raftwal module (github.com/conclave-go/conclave/raftwal/cmd/kvstore) with the same flags, " +
+			"built from the repository root with: (cd raftwal && go build -o kvstore-wal ./cmd/kvstore)",
 	},
 }
 
@@ -147,14 +146,24 @@ func (s *logStores) mismatch(o options, err error) error {
 	if !known {
 		return fmt.Errorf("-log-store %s: %w", o.logStore, err)
 	}
-	hint := ""
+	msg := fmt.Sprintf("-log-store %s: %s was created with -log-store %s and keeps that store: "+
+		"start the node with -log-store %s, or move its log to %s with consensus.MigrateLogStore while the node is stopped "+
+		"(see the kvstore README, \"Log store\")", o.logStore, o.dataDir, have, have, o.logStore)
 	if other, ok := otherBuilds[have]; ok && s.funcs[have] == nil {
-		hint = " (" + other.build + ")"
+		msg += fmt.Sprintf("; this kvstore is built without %s: %s", have, other.build)
 	}
-	return fmt.Errorf("-log-store %s: %s was created with -log-store %s and keeps that store: "+
-		"start the node with -log-store %s%s, or, with the node stopped, move its log with consensus.MigrateLogStore "+
-		"(see the kvstore README, \"Log store\"): %w", o.logStore, o.dataDir, have, have, hint, err)
+	return &mismatchError{msg: msg, err: err}
 }
+
+// mismatchError is consensus.ErrLogStoreMismatch told in the kvstore's
+// terms.
+type mismatchError struct {
+	msg string
+	err error
+}
+
+func (e *mismatchError) Error() string { return e.msg }
+func (e *mismatchError) Unwrap() error { return e.err }
 
 // recordedStore returns the name of the log store dir records (consensus
 // keeps it in dir/logstore), or "" when it cannot be read.

@@ -107,8 +107,9 @@ func TestLogStoreMismatchNamesTheFlag(t *testing.T) {
 
 	err := Run(context.Background(), args, io.Discard, io.Discard, other)
 	require.ErrorIs(t, err, consensus.ErrLogStoreMismatch)
-	require.ErrorContains(t, err, "-log-store bolt: "+dir+" was created with -log-store other and keeps that store: "+
-		"start the node with -log-store other, or, with the node stopped, move its log with consensus.MigrateLogStore")
+	require.EqualError(t, err, "-log-store bolt: "+dir+" was created with -log-store other and keeps that store: "+
+		"start the node with -log-store other, or move its log to bolt with consensus.MigrateLogStore while the node is stopped "+
+		`(see the kvstore README, "Log store")`)
 
 	// A build without that store cannot name its value: it names the
 	// flag and gives consensus's reason.

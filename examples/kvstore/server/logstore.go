@@ -69,17 +69,17 @@ func (s *logStores) add(name string, store LogStoreFunc) {
 	var why string
 	switch {
 	case !validStoreName(name):
-		why = "must be 1 to 32 bytes of a-z, 0-9 and '-'"
+		why = "the name must be 1 to 32 bytes of a-z, 0-9 and '-'"
 	case name == boltStore:
-		why = "is the default store, always offered"
+		why = "bolt is the default store, always offered"
 	case slices.Contains(s.names, name):
-		why = "is given twice"
+		why = "the name is given twice"
 	case store == nil:
-		why = "has a nil store function"
+		why = "the store function is nil"
 	}
 	if why != "" {
 		if s.err == nil {
-			s.err = fmt.Errorf("kvstore: WithLogStore(%q): the name %s", name, why)
+			s.err = fmt.Errorf("kvstore: WithLogStore(%q): %s", name, why)
 		}
 		return
 	}

@@ -74,11 +74,11 @@ func TestWithLogStoreRefusesBadNames(t *testing.T) {
 		opts []Option
 		want string
 	}{
-		{[]Option{WithLogStore("bolt", otherBolt)}, `WithLogStore("bolt"): the name is the default store`},
+		{[]Option{WithLogStore("bolt", otherBolt)}, `WithLogStore("bolt"): bolt is the default store`},
 		{[]Option{WithLogStore("", otherBolt)}, `WithLogStore(""): the name must be 1 to 32 bytes`},
 		{[]Option{WithLogStore("Wal", otherBolt)}, `WithLogStore("Wal"): the name must be 1 to 32 bytes of a-z`},
 		{[]Option{WithLogStore("x", otherBolt), WithLogStore("x", otherBolt)}, `WithLogStore("x"): the name is given twice`},
-		{[]Option{WithLogStore("x", nil)}, `WithLogStore("x"): the name has a nil store function`},
+		{[]Option{WithLogStore("x", nil)}, `WithLogStore("x"): the store function is nil`},
 	} {
 		err := Run(context.Background(), []string{"-name", "n1", "-data", "d"}, io.Discard, io.Discard, c.opts...)
 		require.ErrorContains(t, err, c.want)

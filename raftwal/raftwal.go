@@ -2,7 +2,8 @@
 // Conclave consensus node, through consensus.Config.LogStore. It is a
 // module of its own, github.com/conclave-go/conclave/raftwal, so that
 // Conclave's main module does not depend on raft-wal and what it pulls in;
-// a service that wants it adds this module.
+// a service that wants it adds this module. Its command cmd/kvstore is the
+// kvstore example on raft-wal (-log-store wal; examples/kvstore/README.md).
 //
 // On a 3-server group with fsync on every write, raft-wal took about twice
 // the writes of the default bolt store at 1, 16 and 256 concurrent callers

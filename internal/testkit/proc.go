@@ -13,10 +13,18 @@ import (
 // temporary directory and returns the binary's path.
 func BuildBinary(t testing.TB, name string) string {
 	t.Helper()
+	return BuildPackage(t, name, ".")
+}
+
+// BuildPackage compiles the command pkg (an import path, or a path relative
+// to the current directory) of the current module into a temporary directory
+// as name and returns the binary's path.
+func BuildPackage(t testing.TB, name, pkg string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build: %v: %s", err, out)
+		t.Fatalf("go build %s: %v: %s", pkg, err, out)
 	}
 	return bin
 }

@@ -5,8 +5,13 @@ package server
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Run parses args (the command line without the program name), starts a
@@ -29,4 +34,28 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...O
 	fmt.Fprintf(stdout, "kvstore: serving node=%s http=%s gossip=%s raft=%s\n",
 		o.name, srv.httpAddr(), srv.node.Local().Address(), srv.node.RaftAddr())
 	return srv.serve(ctx)
+}
+
+// Main is a kvstore command's whole main function: it runs the node with
+// the process's arguments until SIGINT or SIGTERM (a second signal kills
+// the process at once), then exits with 0, 2 for a bad command line, or 1
+// for any other error.
+func Main(opts ...Option) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr, opts...)
+	stop()
+	var usage *UsageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "kvstore:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "kvstore:", err)
+		os.Exit(1)
+	}
 }

@@ -11,14 +11,7 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/conclave-go/conclave/consensus"
 	"github.com/conclave-go/conclave/examples/kvstore/server"
@@ -26,26 +19,7 @@ import (
 	"github.com/conclave-go/conclave/raftwal"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// After the first signal, a second one kills the process at once.
-		<-ctx.Done()
-		stop()
-	}()
-	err := server.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, server.WithLogStore("wal", walStore))
-	stop()
-	var usage *server.UsageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &usage):
-		fmt.Fprintln(os.Stderr, "kvstore:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "kvstore:", err)
-		os.Exit(1)
-	}
-}
+func main() { server.Main(server.WithLogStore("wal", walStore)) }
 
 // walStore is raft-wal in the node's DataDir/wal, logging through the
 // node's logger.

@@ -24,6 +24,10 @@ type GossipOptions struct {
 	// Timing, when set, overrides the profile's membership timings field by
 	// field (zero fields keep the profile's).
 	Timing *membership.Timing
+	// MemberlistDefaults runs memberlist on its own DefaultLANConfig
+	// (Tuning.Memberlist), message compression included, with Timing on
+	// top and Conclave's own loops on the profile's timing.
+	MemberlistDefaults bool
 	// Trials is the number of repetitions; zero means 5.
 	Trials int
 	// Logger receives the nodes' logs; nil discards them.
@@ -61,9 +65,7 @@ func (m *members) start(ctx context.Context, i int, addr string) (*cluster.Node,
 		Name: nodeName(i), BindAddr: addr, Profile: m.o.Profile,
 		Network: m.fn.Host(nodeName(i)), Logger: m.o.Logger,
 	}
-	if m.o.Timing != nil {
-		cfg.Tuning.Membership.Timing = *m.o.Timing
-	}
+	gossipTuning(&cfg, m.o.Timing, m.o.MemberlistDefaults)
 	for j, n := range m.nodes {
 		if n != nil && j != i {
 			cfg.Seeds = append(cfg.Seeds, m.addrs[j])
@@ -312,6 +314,17 @@ func memberProfile(p cluster.Profile) membership.Profile {
 		return membership.WAN
 	default:
 		return membership.LAN
+	}
+}
+
+// gossipTuning sets a node's membership tuning: timing, when set, over the
+// profile's, and memberlist's own LAN settings when defaults is set.
+func gossipTuning(cfg *cluster.Config, timing *membership.Timing, defaults bool) {
+	if defaults {
+		cfg.Tuning.Membership.Memberlist = memberlist.DefaultLANConfig()
+	}
+	if timing != nil {
+		cfg.Tuning.Membership.Timing = *timing
 	}
 }
 

@@ -20,8 +20,9 @@ type ScaleOptions struct {
 	N int
 	// Profile and Timing are the membership configuration, as in
 	// GossipOptions.
-	Profile cluster.Profile
-	Timing  *membership.Timing
+	Profile            cluster.Profile
+	Timing             *membership.Timing
+	MemberlistDefaults bool
 	// Trials is the number of killed members measured; zero means 3.
 	Trials int
 	// HealTrials is the number of partitions healed; zero means 1.
@@ -34,8 +35,10 @@ type ScaleOptions struct {
 	// zero means 10 s.
 	Pause, Settle time.Duration
 	// Idle is the window over which idle traffic is measured; zero means
-	// 10 s.
-	Idle time.Duration
+	// 10 s. IdleAfter is how long after formation (and the join syncs) it
+	// starts, so that the gossip of the joins has died down; zero means
+	// 15 s.
+	Idle, IdleAfter time.Duration
 	// Logger receives the nodes' logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -147,10 +150,11 @@ func scaleFormation(ctx context.Context, c *scaleCluster, r *ScaleResult) error 
 	return nil
 }
 
-// scaleIdle lets the join syncs end, then measures what the members send.
+// scaleIdle lets the join syncs end and the joins' gossip die down, then
+// measures what the members send.
 func scaleIdle(ctx context.Context, c *scaleCluster, r *ScaleResult) error {
 	t := memberProfile(c.o.Profile).Timing()
-	wait(ctx, time.Duration(t.JoinSyncRounds)*t.JoinSyncInterval+2*time.Second)
+	wait(ctx, time.Duration(t.JoinSyncRounds)*t.JoinSyncInterval+orDefault(c.o.IdleAfter, 15*time.Second))
 	idle := orDefault(c.o.Idle, 10*time.Second)
 	s0, cpu0, t0 := c.fn.Stats(), selfCPU(), time.Now()
 	wait(ctx, idle)

@@ -71,9 +71,7 @@ func (c *scaleCluster) startNode(ctx context.Context, i int, seeds []string) err
 		Name: nodeName(i), BindAddr: "127.0.0.1:0", Profile: c.o.Profile,
 		Network: c.fn.Host(nodeName(i)), Logger: c.o.Logger, Seeds: seeds,
 	}
-	if c.o.Timing != nil {
-		cfg.Tuning.Membership.Timing = *c.o.Timing
-	}
+	gossipTuning(&cfg, c.o.Timing, c.o.MemberlistDefaults)
 	// Every member here shares 127.0.0.1, as members on their own hosts
 	// would not: the per-address share of the gossip streams is the whole.
 	cfg.Tuning.Membership.MaxStreamsPerIP = membership.DefaultMaxStreams

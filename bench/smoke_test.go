@@ -63,7 +63,7 @@ func TestSmoke(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("scale", func(t *testing.T) {
-		o := ScaleOptions{N: 10, Profile: cluster.ProfileLocal, Trials: 1, Pause: 100 * time.Millisecond, Settle: time.Second, Idle: time.Second}
+		o := ScaleOptions{N: 10, Profile: cluster.ProfileLocal, Trials: 1, Pause: 100 * time.Millisecond, Settle: time.Second, Idle: time.Second, IdleAfter: time.Second}
 		r, err := Scale(ctx, o)
 		require.NoError(t, err)
 		require.Positive(t, r.Formation)

@@ -146,7 +146,14 @@ func profileBase(p Profile) *memberlist.Config {
 	case WAN:
 		return memberlist.DefaultWANConfig()
 	default:
-		return memberlist.DefaultLANConfig()
+		mc := memberlist.DefaultLANConfig()
+		// memberlist compresses every datagram, pings and acks included,
+		// with a new LZW writer (a 64 KiB table) each time: at 100 members
+		// on LAN timing that held two cores at idle, against a quarter of
+		// one without it (docs/PERFORMANCE.md, "Membership at scale").
+		// Members with compression on or off understand each other.
+		mc.EnableCompression = false
+		return mc
 	}
 }
 

@@ -20,7 +20,9 @@ const (
 	// up to 2 s (a stall, a long pause) refutes in time. Where longer stalls
 	// are normal, raise SuspicionMult in [Config].Tuning; memberlist's own
 	// LAN values (1 s probes, SuspicionMult 4, SuspicionMaxTimeoutMult 6)
-	// detect in about 7 s.
+	// detect in about 7 s. Messages are not compressed: on a LAN that saves
+	// little and costs CPU on every datagram (a config given as
+	// Tuning.Memberlist keeps its own EnableCompression).
 	LAN Profile = iota
 	// Local suits nodes on one machine: tests, demos, development. Probes
 	// every 200 ms, gossip every 50 ms, push-pull every 2 s, reconnect every

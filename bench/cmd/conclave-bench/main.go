@@ -92,7 +92,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.gossipTrials, "gossip-trials", 3, "detection and heal trials per cluster size")
 	gossipN := flag.String("gossip-n", "3,10,30", "cluster sizes for detection, heal and footprint")
 	profiles := flag.String("profiles", "lan,fast,local", "failover configurations: lan, local, fast, wan (the cluster profiles), fastNNN (Local profile with heartbeat, election and lease of NNN ms)")
-	gossipNames := flag.String("gossip-configs", "lan,local,memberlist", "membership configurations for detect, pause and heal: lan, local (the profiles), memberlist (LAN with memberlist's own detection timing)")
+	gossipNames := flag.String("gossip-configs", "lan,local,memberlist", "membership configurations for detect, pause and heal: lan, local (the profiles), memberlist (memberlist's own LAN settings: detection timing and message compression)")
 	flag.DurationVar(&o.flapFor, "flap-duration", time.Minute, "duration of each flapping check")
 	flag.DurationVar(&o.pauseFor, "pause-duration", 2*time.Second, "how long the false-failure check holds a node's traffic")
 	httpClients := flag.String("http-clients", "1,8,32,128", "closed-loop HTTP clients")
@@ -414,6 +414,9 @@ type gossipConfig struct {
 	name    string
 	profile cluster.Profile
 	timing  *membership.Timing
+	// defaults runs memberlist on its own LAN settings, compression
+	// included.
+	defaults bool
 }
 
 func gossipConfigs(names []string) ([]gossipConfig, error) {
@@ -421,12 +424,12 @@ func gossipConfigs(names []string) ([]gossipConfig, error) {
 	for _, n := range names {
 		switch n {
 		case "lan":
-			out = append(out, gossipConfig{n, cluster.ProfileLAN, nil})
+			out = append(out, gossipConfig{n, cluster.ProfileLAN, nil, false})
 		case "local":
-			out = append(out, gossipConfig{n, cluster.ProfileLocal, nil})
+			out = append(out, gossipConfig{n, cluster.ProfileLocal, nil, false})
 		case "memberlist":
 			t := bench.MemberlistLANTiming()
-			out = append(out, gossipConfig{n, cluster.ProfileLAN, &t})
+			out = append(out, gossipConfig{n, cluster.ProfileLAN, &t, true})
 		default:
 			return nil, fmt.Errorf("unknown gossip configuration %q (allowed lan, local, memberlist)", n)
 		}
@@ -435,7 +438,7 @@ func gossipConfigs(names []string) ([]gossipConfig, error) {
 }
 
 func (g gossipConfig) options(n, trials int, log *slog.Logger) bench.GossipOptions {
-	return bench.GossipOptions{N: n, Profile: g.profile, Timing: g.timing, Trials: trials, Logger: log}
+	return bench.GossipOptions{N: n, Profile: g.profile, Timing: g.timing, MemberlistDefaults: g.defaults, Trials: trials, Logger: log}
 }
 
 func detect(ctx context.Context, o options, _ string) error {

@@ -17,6 +17,7 @@ type scaleFlags struct {
 	healTrials int
 	pause      time.Duration
 	idle       time.Duration
+	idleAfter  time.Duration
 }
 
 // register defines the suite's flags; it returns the list flags, parsed
@@ -28,6 +29,7 @@ func (f *scaleFlags) register() (n, configs *string) {
 	flag.IntVar(&f.healTrials, "scale-heal-trials", 1, "half/half partitions healed per cluster in the scale suite")
 	flag.DurationVar(&f.pause, "scale-pause", time.Second, "how long the scale suite holds the traffic of a tenth of the members")
 	flag.DurationVar(&f.idle, "scale-idle", 10*time.Second, "window over which the scale suite measures idle traffic")
+	flag.DurationVar(&f.idleAfter, "scale-idle-after", 15*time.Second, "how long after formation and the join syncs the scale suite starts measuring idle traffic")
 	return n, configs
 }
 
@@ -42,8 +44,8 @@ func scale(ctx context.Context, o options, _ string) error {
 	for _, n := range f.n {
 		for _, g := range f.configs {
 			r, err := bench.Scale(ctx, bench.ScaleOptions{
-				N: n, Profile: g.profile, Timing: g.timing, Trials: f.trials, HealTrials: f.healTrials,
-				Pause: f.pause, Idle: f.idle, Logger: o.log,
+				N: n, Profile: g.profile, Timing: g.timing, MemberlistDefaults: g.defaults, Trials: f.trials, HealTrials: f.healTrials,
+				Pause: f.pause, Idle: f.idle, IdleAfter: f.idleAfter, Logger: o.log,
 			})
 			fmt.Fprintf(o.out, "| %s | %d | %s | %s | %s | %s | %d | %d | %d | %s | %s | %.0f | %.1f | %.2f cores | %d | %s |\n",
 				g.name, n, bench.FmtDur(r.StartedIn), orDash(r.Formation),
@@ -79,8 +81,8 @@ func (f scaleFlags) validate() error {
 	if f.trials < 1 || f.healTrials < 1 {
 		return fmt.Errorf("-scale-trials and -scale-heal-trials must be at least 1, got %d and %d", f.trials, f.healTrials)
 	}
-	if f.pause <= 0 || f.idle <= 0 {
-		return fmt.Errorf("-scale-pause and -scale-idle must be positive, got %v and %v", f.pause, f.idle)
+	if f.pause <= 0 || f.idle <= 0 || f.idleAfter <= 0 {
+		return fmt.Errorf("-scale-pause, -scale-idle and -scale-idle-after must be positive, got %v, %v and %v", f.pause, f.idle, f.idleAfter)
 	}
 	return nil
 }

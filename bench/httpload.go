@@ -38,8 +38,7 @@ func StartKVStore(ctx context.Context, bin, dir, profile string, extra ...string
 	if err != nil {
 		return nil, err
 	}
-	addr := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
-	join := strings.Join([]string{addr(ports[0]), addr(ports[1]), addr(ports[2])}, ",")
+	join := strings.Join([]string{loopback(ports[0]), loopback(ports[1]), loopback(ports[2])}, ",")
 	var h2 http.Protocols
 	h2.SetUnencryptedHTTP2(true)
 	k := &KVStore{
@@ -49,14 +48,14 @@ func StartKVStore(ctx context.Context, bin, dir, profile string, extra ...string
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
 		args := append([]string{"-name", name,
-			"-gossip", addr(ports[i]), "-raft", addr(ports[3+i]), "-http", addr(ports[6+i]),
+			"-gossip", loopback(ports[i]), "-raft", loopback(ports[3+i]), "-http", loopback(ports[6+i]),
 			"-join", join, "-bootstrap-expect", "3", "-data", filepath.Join(dir, "kv-"+name),
 			"-profile", profile, "-log-level", "error"}, extra...)
 		if err := k.group.start(bin, args, filepath.Join(dir, "kv-"+name+".log")); err != nil {
 			_ = k.Close()
 			return nil, err
 		}
-		k.URLs = append(k.URLs, "http://"+addr(ports[6+i]))
+		k.URLs = append(k.URLs, "http://"+loopback(ports[6+i]))
 	}
 	if err := waitHTTP(ctx, &k.group, k.URLs, func(ctx context.Context, u string) error { return k.get(ctx, u+"/readyz") }); err != nil {
 		_ = k.Close()

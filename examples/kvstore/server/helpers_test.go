@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -118,16 +117,5 @@ var httpClient = &http.Client{
 // do sends one request and returns the status and body; a transport error
 // is status 0.
 func do(ctx context.Context, method, url string, body []byte) (int, []byte, http.Header) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, []byte(err.Error()), nil
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error()), nil
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	return resp.StatusCode, buf.Bytes(), resp.Header
+	return testkit.HTTPDo(ctx, httpClient, method, url, body)
 }

@@ -61,18 +61,8 @@ func httpsDo(ctx context.Context, ca *rpctest.CA, method, url string, body []byt
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
 	}}
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err.Error()
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	return resp.StatusCode, buf.String()
+	status, b, _ := testkit.HTTPDo(ctx, client, method, url, body)
+	return status, string(b)
 }
 
 // Three nodes bound to every interface, advertising their address, with

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,18 +86,8 @@ var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 
 // request sends one request; a transport error is status 0.
 func request(method, url string, body []byte) (int, string) {
-	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err.Error()
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	status, b, _ := testkit.HTTPDo(context.Background(), client, method, url, body)
+	return status, string(b)
 }
 
 // put writes key through n until it is acknowledged. It sends the same

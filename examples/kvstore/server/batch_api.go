@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"unicode/utf8"
@@ -91,11 +89,8 @@ func (a *api) batch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch encodes to %d bytes, over the limit of %d: split it", len(cmd), a.messageSize()))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	defer cancel()
-	res, err := a.node.Apply(ctx, cmd)
-	if err != nil {
-		a.fail(w, r, err, true)
+	res, ok := a.apply(w, r, cmd)
+	if !ok {
 		return
 	}
 	results, err := decodeBatchResult(res, len(ops))
@@ -112,18 +107,15 @@ func (a *api) batch(w http.ResponseWriter, r *http.Request) {
 func (a *api) readBatch(w http.ResponseWriter, r *http.Request) (batchRequest, bool) {
 	var req batchRequest
 	limit := 2 * a.messageSize()
-	if r.ContentLength > int64(limit) {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("batch of %d bytes exceeds the limit of %d: split it", r.ContentLength, limit))
-		return req, false
-	}
-	body, err := readAtMost(w, r, limit)
-	var tooBig *http.MaxBytesError
+	body, ok := readBody(w, r, limit, func(w http.ResponseWriter, size int64) {
+		if size < 0 {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("batch exceeds the limit of %d bytes: split it", limit))
+			return
+		}
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("batch of %d bytes exceeds the limit of %d: split it", size, limit))
+	})
 	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("batch exceeds the limit of %d bytes: split it", limit))
-		return req, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+	case !ok:
 		return req, false
 	case !utf8.Valid(body):
 		writeError(w, http.StatusBadRequest, `the body is not valid UTF-8: binary values go in base64, with "encoding": "base64"`)

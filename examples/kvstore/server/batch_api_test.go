@@ -3,14 +3,18 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conclave-go/conclave/consensus"
 	"github.com/conclave-go/conclave/internal/testkit"
 )
 
@@ -133,4 +137,19 @@ func TestBatchEndpoint(t *testing.T) {
 	code, raw, hdr := do(ctx, http.MethodGet, "http://"+lead.http+"/batch", nil)
 	require.Equal(t, http.StatusMethodNotAllowed, code, "%s", raw)
 	require.Equal(t, "POST", hdr.Get("Allow"))
+}
+
+// TestBatchLimitsAndFailures: a batch body over twice the message size is
+// refused, whether it announces its length or not, and a batch whose
+// outcome is unknown is never reported as applied.
+func TestBatchLimitsAndFailures(t *testing.T) {
+	err := fmt.Errorf("%w: %w", consensus.ErrOutcomeUnknown, errors.New("connection reset"))
+	a := &api{node: fakeBackend{err: err}, maxKey: testMaxKey, maxValue: testMaxValue, maxMessage: 1024,
+		timeout: time.Second, logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	big := `{"ops": [{"op": "put", "key": "a", "value": "` + strings.Repeat("v", 2048) + `"}]}`
+	apiCase{"announced", "POST", "/batch", big, false, 413, fmt.Sprintf("batch of %d bytes exceeds the limit of 2048: split it", len(big))}.run(t, srv.URL)
+	apiCase{"chunked", "POST", "/batch", big, true, 413, "batch exceeds the limit of 2048 bytes: split it"}.run(t, srv.URL)
+	apiCase{"unknown outcome", "POST", "/batch", `{"ops": [{"op": "put", "key": "a", "value": "x"}]}`, false, 504, "outcome unknown"}.run(t, srv.URL)
 }

@@ -173,7 +173,7 @@ func (a *api) putKey(w http.ResponseWriter, r *http.Request) {
 		}
 		prevLen = n
 	}
-	body, ok := a.readBody(w, r, a.maxValue+max(prevLen, 0))
+	body, ok := readBody(w, r, a.maxValue+max(prevLen, 0), a.tooLarge)
 	if !ok {
 		return
 	}
@@ -212,11 +212,8 @@ func (a *api) deleteKey(w http.ResponseWriter, r *http.Request) {
 // write replicates cmd and answers 204, or 412 for a compare-and-swap that
 // did not hold.
 func (a *api) write(w http.ResponseWriter, r *http.Request, cmd []byte) {
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	defer cancel()
-	res, err := a.node.Apply(ctx, cmd)
-	if err != nil {
-		a.fail(w, r, err, true)
+	res, ok := a.apply(w, r, cmd)
+	if !ok {
 		return
 	}
 	switch {
@@ -250,18 +247,33 @@ func (a *api) request(w http.ResponseWriter, r *http.Request, allowed ...string)
 	return key, params, true
 }
 
-// readBody reads a body of at most limit bytes, answering 413 itself when
-// it is larger.
-func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+// apply replicates cmd within the request timeout and returns its result.
+// When it fails, it answers the error itself and returns false.
+func (a *api) apply(w http.ResponseWriter, r *http.Request, cmd []byte) ([]byte, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	res, err := a.node.Apply(ctx, cmd)
+	if err != nil {
+		a.fail(w, r, err, true)
+		return nil, false
+	}
+	return res, true
+}
+
+// readBody reads a body of at most limit bytes. When it is larger,
+// tooLarge answers (with the announced size, or -1 when the body ran past
+// the limit) and readBody returns false; it answers 400 itself when the
+// body cannot be read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int, tooLarge func(w http.ResponseWriter, size int64)) ([]byte, bool) {
 	if r.ContentLength > int64(limit) {
-		a.tooLarge(w, r.ContentLength)
+		tooLarge(w, r.ContentLength)
 		return nil, false
 	}
 	value, err := readAtMost(w, r, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		a.tooLarge(w, -1)
+		tooLarge(w, -1)
 		return nil, false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())

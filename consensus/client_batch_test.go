@@ -20,16 +20,6 @@ func newTestClient(t *testing.T, maxSize int) *Client {
 	return cl
 }
 
-// goClientApply runs cl.Apply on its own goroutine.
-func goClientApply(ctx context.Context, cl *Client, addr, cmd string) <-chan fwdResult {
-	ch := make(chan fwdResult, 1)
-	go func() {
-		data, err := cl.Apply(ctx, addr, []byte(cmd))
-		ch <- fwdResult{string(data), err}
-	}()
-	return ch
-}
-
 // The client learns the leader from a follower it writes through; writes
 // named to the leader then travel in batches, each applied exactly once
 // with its own result.
@@ -52,7 +42,7 @@ func TestClientBatchesWritesToLeader(t *testing.T) {
 	c.fsms[l].mu.Lock()
 	c.fsms[l].gate = gate
 	c.fsms[l].mu.Unlock()
-	block := goClientApply(ctx, cl, leaderAddr, "block:")
+	block := goApply(ctx, cl.Apply, leaderAddr, "block:")
 	testkit.WaitFor(t, 10*time.Second, func() bool {
 		cl.fwd.mu.Lock()
 		defer cl.fwd.mu.Unlock()
@@ -65,7 +55,7 @@ func TestClientBatchesWritesToLeader(t *testing.T) {
 	for i := range n {
 		cmd := fmt.Sprintf("echo:%d", i)
 		want[cmd] = 1
-		rest = append(rest, goClientApply(ctx, cl, leaderAddr, cmd))
+		rest = append(rest, goApply(ctx, cl.Apply, leaderAddr, cmd))
 	}
 	waitQueued(t, cl.fwd, leaderAddr, n)
 	open()
@@ -134,11 +124,11 @@ func TestClientLeaderGoneMidBatch(t *testing.T) {
 	cl.leader.mu.Unlock()
 
 	fl.hold()
-	inFlight := goClientApply(ctx, cl, fl.addr, "ok:sent")
+	inFlight := goApply(ctx, cl.Apply, fl.addr, "ok:sent")
 	waitBatches(t, fl, 1)
 	var queued []<-chan fwdResult
 	for i := range 5 {
-		queued = append(queued, goClientApply(ctx, cl, fl.addr, fmt.Sprintf("ok:%d", i)))
+		queued = append(queued, goApply(ctx, cl.Apply, fl.addr, fmt.Sprintf("ok:%d", i)))
 	}
 	waitQueued(t, cl.fwd, fl.addr, 5)
 	fl.stop()

@@ -161,11 +161,11 @@ type fwdResult struct {
 	err  error
 }
 
-// goApply runs f.apply on its own goroutine.
-func goApply(ctx context.Context, f *forwarder, addr, cmd string) <-chan fwdResult {
+// goApply runs apply (a forwarder's or a Client's) on its own goroutine.
+func goApply(ctx context.Context, apply func(context.Context, string, []byte) ([]byte, error), addr, cmd string) <-chan fwdResult {
 	ch := make(chan fwdResult, 1)
 	go func() {
-		data, err := f.apply(ctx, addr, []byte(cmd))
+		data, err := apply(ctx, addr, []byte(cmd))
 		ch <- fwdResult{string(data), err}
 	}()
 	return ch
@@ -205,11 +205,11 @@ func TestForwarderCoalescesWhileInFlight(t *testing.T) {
 	require.Equal(t, "r:alone", string(data))
 
 	fl.hold()
-	first := goApply(ctx, f, fl.addr, "ok:first")
+	first := goApply(ctx, f.apply, fl.addr, "ok:first")
 	waitBatches(t, fl, 2)
 	var rest []<-chan fwdResult
 	for i := range 20 {
-		rest = append(rest, goApply(ctx, f, fl.addr, fmt.Sprintf("ok:%d", i)))
+		rest = append(rest, goApply(ctx, f.apply, fl.addr, fmt.Sprintf("ok:%d", i)))
 	}
 	waitQueued(t, f, fl.addr, 20)
 	fl.open()
@@ -233,12 +233,12 @@ func TestForwarderMixedOutcomes(t *testing.T) {
 	f := newTestForwarder(t)
 	ctx := testkit.Context(t, 30*time.Second)
 	fl.hold()
-	block := goApply(ctx, f, fl.addr, "ok:block")
+	block := goApply(ctx, f.apply, fl.addr, "ok:block")
 	waitBatches(t, fl, 1)
 	cmds := []string{"ok:a", "sm:boom", "nl:", "ok:b", "lost:"}
 	var chs []<-chan fwdResult
 	for _, c := range cmds {
-		chs = append(chs, goApply(ctx, f, fl.addr, c))
+		chs = append(chs, goApply(ctx, f.apply, fl.addr, c))
 	}
 	waitQueued(t, f, fl.addr, len(cmds))
 	fl.open()
@@ -272,13 +272,13 @@ func TestForwarderCallerCancel(t *testing.T) {
 	fl.hold()
 	inFlightCtx, cancelInFlight := context.WithCancel(ctx)
 	defer cancelInFlight()
-	inFlight := goApply(inFlightCtx, f, fl.addr, "ok:sent")
+	inFlight := goApply(inFlightCtx, f.apply, fl.addr, "ok:sent")
 	waitBatches(t, fl, 1)
 
 	queuedCtx, cancelQueued := context.WithCancel(ctx)
 	defer cancelQueued()
-	queued := goApply(queuedCtx, f, fl.addr, "ok:never")
-	other := goApply(ctx, f, fl.addr, "ok:other")
+	queued := goApply(queuedCtx, f.apply, fl.addr, "ok:never")
+	other := goApply(ctx, f.apply, fl.addr, "ok:other")
 	waitQueued(t, f, fl.addr, 2)
 
 	cancelQueued()
@@ -305,12 +305,12 @@ func TestForwarderCancelInSharedBatch(t *testing.T) {
 	f := newTestForwarder(t)
 	ctx := testkit.Context(t, 30*time.Second)
 	fl.hold()
-	block := goApply(ctx, f, fl.addr, "ok:block")
+	block := goApply(ctx, f.apply, fl.addr, "ok:block")
 	waitBatches(t, fl, 1)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	gone := goApply(cctx, f, fl.addr, "ok:gone")
-	stays := goApply(ctx, f, fl.addr, "ok:stays")
+	gone := goApply(cctx, f.apply, fl.addr, "ok:gone")
+	stays := goApply(ctx, f.apply, fl.addr, "ok:stays")
 	waitQueued(t, f, fl.addr, 2)
 	fl.step()
 	require.NoError(t, (<-block).err)

@@ -138,17 +138,7 @@ func (e *ClientsEnv) ClientTargets(size int) ([]Target, error) {
 // ClientWrites measures the targets at each caller count (callers in
 // total, spread over the nodes) and size; rows compare with the servers.
 func (e *ClientsEnv) ClientWrites(ctx context.Context, callers, sizes []int, rounds int, slice time.Duration) ([]Row, error) {
-	var rows []Row
-	for _, size := range sizes {
-		for _, n := range callers {
-			ts, res, err := interleave(ctx, n, rounds, slice, func() ([]Target, error) { return e.ClientTargets(size) })
-			if err != nil {
-				return rows, err
-			}
-			rows = append(rows, compareRows("clients", ts, res, n, size, "")...)
-		}
-	}
-	return rows, nil
+	return writeSweep(ctx, "clients", callers, sizes, rounds, slice, e.ClientTargets)
 }
 
 // LiteClients are client processes without gossip: each a

@@ -145,7 +145,7 @@ var peerValue = strings.Repeat("v", peerValueSize)
 
 // StartKVStorePeer starts the kvstore example (-profile lan) as a system
 // under comparison; extra flags go to every process.
-func StartKVStorePeer(ctx context.Context, name, bin, dir string, extra ...string) (*PeerSystem, error) {
+func StartKVStorePeer(ctx context.Context, bin, dir string, extra ...string) (*PeerSystem, error) {
 	kv, err := StartKVStore(ctx, bin, dir, "lan", extra...)
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func StartKVStorePeer(ctx context.Context, name, bin, dir string, extra ...strin
 		return newTemplate(http.MethodGet, "", "/kv/"+keyMark+"?consistency="+level, "", statusIs(http.StatusOK, http.StatusNotFound))
 	}
 	return &PeerSystem{
-		Name: name, URLs: kv.URLs, leader: leader, group: &kv.group, client: kv.client,
+		Name: "kvstore", URLs: kv.URLs, leader: leader, group: &kv.group, client: kv.client,
 		ops: map[string]reqTemplate{
 			PeerWrite:        newTemplate(http.MethodPut, "", "/kv/"+keyMark, peerValue, statusIs(http.StatusNoContent)),
 			PeerStale:        read("stale"),

@@ -17,7 +17,7 @@ const (
 )
 
 // PeerSpec names a system under comparison and starts a fresh cluster of it
-// in dir.
+// in dir; Name replaces the name Start gives the system.
 type PeerSpec struct {
 	Name  string
 	Start func(ctx context.Context, dir string) (*PeerSystem, error)

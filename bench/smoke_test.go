@@ -102,7 +102,7 @@ func TestSmoke(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		wrk, _ := exec.LookPath("wrk") // the Go load alone without it
 		kv := PeerSpec{Name: "kvstore", Start: func(ctx context.Context, d string) (*PeerSystem, error) {
-			return StartKVStorePeer(ctx, "kvstore", bin, d)
+			return StartKVStorePeer(ctx, bin, d)
 		}}
 		rows, err := ComparePeers(ctx, PeerOptions{
 			Dir: filepath.Join(dir, "peers"), Systems: []PeerSpec{kv}, Ops: []string{PeerWrite, PeerStale, PeerLinearizable},

@@ -191,14 +191,20 @@ func (e *Env) roles() (bl, cl, cf int, err error) {
 // Writes measures every write target at each caller count and command
 // size.
 func (e *Env) Writes(ctx context.Context, callers, sizes []int, rounds int, slice time.Duration) ([]Row, error) {
+	return writeSweep(ctx, "write", callers, sizes, rounds, slice, e.WriteTargets)
+}
+
+// writeSweep measures the write targets of each command size at each
+// caller count, in interleaved slices, as rows of section.
+func writeSweep(ctx context.Context, section string, callers, sizes []int, rounds int, slice time.Duration, targets func(size int) ([]Target, error)) ([]Row, error) {
 	var rows []Row
 	for _, size := range sizes {
 		for _, c := range callers {
-			ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) { return e.WriteTargets(size) })
+			ts, res, err := interleave(ctx, c, rounds, slice, func() ([]Target, error) { return targets(size) })
 			if err != nil {
 				return rows, err
 			}
-			rows = append(rows, compareRows("write", ts, res, c, size, "")...)
+			rows = append(rows, compareRows(section, ts, res, c, size, "")...)
 		}
 	}
 	return rows, nil

@@ -53,12 +53,12 @@ func peers(ctx context.Context, o options, dir string) error {
 		return err
 	}
 	specs := []bench.PeerSpec{{Name: "kvstore", Start: func(ctx context.Context, dir string) (*bench.PeerSystem, error) {
-		return bench.StartKVStorePeer(ctx, "kvstore", bin, dir)
+		return bench.StartKVStorePeer(ctx, bin, dir)
 	}}}
 	refs := []string{"kvstore"}
 	if f.kvstoreWAL != "" {
 		specs = append(specs, bench.PeerSpec{Name: "kvstore (wal)", Start: func(ctx context.Context, dir string) (*bench.PeerSystem, error) {
-			return bench.StartKVStorePeer(ctx, "kvstore (wal)", f.kvstoreWAL, dir, "-log-store", "wal")
+			return bench.StartKVStorePeer(ctx, f.kvstoreWAL, dir, "-log-store", "wal")
 		}})
 		refs = append(refs, "kvstore (wal)")
 	}
